@@ -1,0 +1,760 @@
+/**
+ * A local stand-in for orq.ai's identities API (`/v2/identities`), for the bridge's integration tests and local dev.
+ *
+ * It follows ../../shared/reference/orq-identities.openapi.yaml, but is deliberately stricter than the real API on
+ * input (unknown fields, `null`, over-long values are rejected) so bridge bugs surface here instead of in production.
+ * It can also inject faults (error statuses, hung requests, dropped sockets) to exercise the bridge's retries.
+ *
+ * Node-only (node:http): never import it from src/, which runs on workerd.
+ */
+import { randomBytes, randomUUID } from "node:crypto";
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+
+// ---------------------------------------------------------------------------------------------------------------
+// Public types
+// ---------------------------------------------------------------------------------------------------------------
+
+export interface EmulatedIdentity {
+  _id: string;
+  external_id: string;
+  workspace_id: string;
+  display_name?: string;
+  email?: string;
+  avatar_url?: string;
+  tags?: string[];
+  metadata?: Record<string, unknown>;
+  created: string;
+  updated: string;
+}
+
+export interface LoggedRequest {
+  at: number;
+  method: string;
+  /** As received: still percent-encoded, query string included. */
+  path: string;
+  /** From the body for POST, else from the path (resolved to the external_id when the path used an `_id`). */
+  externalId?: string;
+  status: number | "hang" | "drop";
+  /** The parsed JSON body (or the raw text when it was not JSON); absent when the request had no body. */
+  body?: unknown;
+  /** Set when a fault rule answered instead of the API, so tests can tell injected errors from real ones. */
+  fault?: true;
+}
+
+export type FaultStatus = 500 | 502 | 503 | 401 | 403 | 429 | 400 | 422;
+export type FaultKind =
+  | { status: FaultStatus; /** seconds; sent as `Retry-After` (meant for 429) */ retryAfter?: number }
+  | { /** never answer until the client gives up or the emulator closes */ hang: true }
+  | { /** destroy the socket without a response */ drop: true };
+export type FaultMethod = "POST" | "PATCH" | "DELETE" | "GET";
+
+export interface FaultRule {
+  /** Only requests whose externalId starts with this, so parallel tests do not disturb each other. */
+  externalIdPrefix?: string;
+  method?: FaultMethod;
+  /** Fire this many times, then the rule is spent (default: unlimited). */
+  times?: number;
+  /** 0..1, probability that the rule fires on a matching request (default 1): chaos mode. */
+  rate?: number;
+  /** When the rule fires it uses these in order, cycling (deterministic; randomness comes from `rate`). */
+  faults: FaultKind[];
+}
+
+export interface FaultRuleState extends FaultRule {
+  fired: number;
+}
+
+export type FaultLabel = `${FaultStatus}` | "hang" | "drop";
+
+export interface EmulatorStats {
+  requests: number;
+  faults: Record<FaultLabel, number>;
+  identities: number;
+}
+
+export interface OrqEmulatorOptions {
+  /** 0 (default) picks a free port. */
+  port?: number;
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** When given, only these bearer tokens are accepted; otherwise any non-empty bearer token is. */
+  apiKeys?: string[];
+  /** Do not print one line per request. */
+  quiet?: boolean;
+}
+
+export interface OrqEmulator {
+  /** `http://host:port`, no trailing slash. */
+  url: string;
+  port: number;
+  /** Stops listening and destroys open sockets, hung requests included. */
+  close(): Promise<void>;
+  /** Clears identities, the request log, fault rules and fault counts. */
+  reset(): void;
+  identities(): EmulatedIdentity[];
+  requests(): LoggedRequest[];
+  /** Replaces the fault rules; throws a TypeError when a rule is malformed. */
+  setFaults(rules: FaultRule[]): void;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Limits (the real API documents only external_id's; the others are generous but finite so runaway values show up)
+// ---------------------------------------------------------------------------------------------------------------
+
+const MAX_EXTERNAL_ID = 120;
+const MAX_TEXT = 1024;
+const MAX_TAGS = 100;
+const MAX_TAG = 256;
+const MAX_METADATA_JSON = 16 * 1024;
+const DEFAULT_PAGE = 10;
+const MAX_PAGE = 200;
+const CONTROL_PREFIX = "/__emulator";
+
+// ---------------------------------------------------------------------------------------------------------------
+// Replies: handlers decide, `writeReply` is the only place that touches the socket
+// ---------------------------------------------------------------------------------------------------------------
+
+type Reply =
+  | { kind: "respond"; status: number; body: unknown; headers?: Record<string, string> }
+  | { kind: "hang" }
+  | { kind: "drop" };
+
+function respond(status: number, body: unknown, headers?: Record<string, string>): Reply {
+  return headers ? { kind: "respond", status, body, headers } : { kind: "respond", status, body };
+}
+
+const notFound = (): Reply => respond(404, { error: "Not found" });
+const identityNotFound = (): Reply => respond(404, { error: "Identity not found" });
+const validationError = (message: string): Reply => respond(422, { error: { code: "validation_error", message } });
+
+function writeReply(res: ServerResponse, reply: Reply): void {
+  switch (reply.kind) {
+    case "hang":
+      return; // left open on purpose: the client's timeout or close() ends it
+    case "drop":
+      res.socket?.destroy();
+      return;
+    case "respond": {
+      // A string body is an HTML error page, the way a gateway in front of the API answers.
+      const isHtml = typeof reply.body === "string";
+      res.writeHead(reply.status, {
+        "content-type": isHtml ? "text/html; charset=utf-8" : "application/json",
+        ...reply.headers,
+      });
+      res.end(isHtml ? reply.body : JSON.stringify(reply.body));
+    }
+  }
+}
+
+function statusOf(reply: Reply): LoggedRequest["status"] {
+  return reply.kind === "respond" ? reply.status : reply.kind;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Identity store
+// ---------------------------------------------------------------------------------------------------------------
+
+interface ProfileInput {
+  display_name?: string;
+  email?: string;
+  avatar_url?: string;
+  tags?: string[];
+  metadata?: Record<string, unknown>;
+}
+
+interface CreateInput extends ProfileInput {
+  external_id: string;
+}
+
+const CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+const RANDOM_MASK = (1n << 80n) - 1n;
+
+function encodeCrockford(value: bigint, length: number): string {
+  let out = "";
+  for (let i = 0; i < length; i++, value >>= 5n) out = CROCKFORD[Number(value & 31n)] + out;
+  return out;
+}
+
+/**
+ * Monotonic ULIDs: within one millisecond the random part is incremented, so `_id` order is creation order
+ * and list cursors (`starting_after` / `ending_before`) can compare ids as strings, even for deleted cursors.
+ */
+function createUlidFactory(): () => string {
+  let lastTime = -1;
+  let lastRandom = 0n;
+  return () => {
+    const now = Date.now();
+    if (now > lastTime) {
+      lastTime = now;
+      lastRandom = BigInt(`0x${randomBytes(10).toString("hex")}`);
+    } else {
+      lastRandom = (lastRandom + 1n) & RANDOM_MASK;
+    }
+    return encodeCrockford(BigInt(lastTime), 10) + encodeCrockford(lastRandom, 16);
+  };
+}
+
+class IdentityStore {
+  readonly workspaceId = randomUUID();
+  /** Insertion order is creation order is `_id` order. */
+  private readonly byId = new Map<string, EmulatedIdentity>();
+  private readonly idByExternalId = new Map<string, string>();
+  private readonly nextId = createUlidFactory();
+
+  get size(): number {
+    return this.byId.size;
+  }
+
+  /** The API's `{id}` accepts the orq `_id` or the external_id. */
+  find(idOrExternalId: string): EmulatedIdentity | undefined {
+    return this.byId.get(idOrExternalId) ?? this.findByExternalId(idOrExternalId);
+  }
+
+  findByExternalId(externalId: string): EmulatedIdentity | undefined {
+    const id = this.idByExternalId.get(externalId);
+    return id === undefined ? undefined : this.byId.get(id);
+  }
+
+  /** Undefined when the external_id is taken. */
+  create(input: CreateInput): EmulatedIdentity | undefined {
+    if (this.idByExternalId.has(input.external_id)) return undefined;
+    const now = new Date().toISOString();
+    const { external_id, ...profile } = structuredClone(input);
+    const identity: EmulatedIdentity = {
+      _id: this.nextId(),
+      external_id,
+      workspace_id: this.workspaceId,
+      ...profile,
+      created: now,
+      updated: now,
+    };
+    this.byId.set(identity._id, identity);
+    this.idByExternalId.set(identity.external_id, identity._id);
+    return identity;
+  }
+
+  /** Present fields replace the stored ones wholesale (tags and metadata included); absent fields are kept. */
+  update(identity: EmulatedIdentity, input: ProfileInput): EmulatedIdentity {
+    return Object.assign(identity, structuredClone(input), { updated: new Date().toISOString() });
+  }
+
+  delete(identity: EmulatedIdentity): void {
+    this.byId.delete(identity._id);
+    this.idByExternalId.delete(identity.external_id);
+  }
+
+  all(): EmulatedIdentity[] {
+    return [...this.byId.values()];
+  }
+
+  clear(): void {
+    this.byId.clear();
+    this.idByExternalId.clear();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Request body validation (mirrors CreateIdentityRequest / UpdateIdentityRequest, plus the documented quirks)
+// ---------------------------------------------------------------------------------------------------------------
+
+/** Returns the problem with a value, or undefined when it is fine. */
+type Check = (value: unknown) => string | undefined;
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function mustBeString(value: unknown): string | undefined {
+  if (value === null) return "must be a string (omit the field instead of sending null)";
+  return typeof value === "string" ? undefined : "must be a string";
+}
+
+const externalIdCheck: Check = (value) =>
+  mustBeString(value) ??
+  ((value as string).length < 1 || (value as string).length > MAX_EXTERNAL_ID
+    ? `must be 1-${MAX_EXTERNAL_ID} characters`
+    : undefined);
+
+const textCheck: Check = (value) =>
+  mustBeString(value) ?? ((value as string).length > MAX_TEXT ? `must be at most ${MAX_TEXT} characters` : undefined);
+
+const tagsCheck: Check = (value) => {
+  if (!Array.isArray(value)) return "must be an array of strings";
+  if (value.length > MAX_TAGS) return `must have at most ${MAX_TAGS} tags`;
+  const valid = value.every((tag) => typeof tag === "string" && tag.length >= 1 && tag.length <= MAX_TAG);
+  return valid ? undefined : `must contain only strings of 1-${MAX_TAG} characters`;
+};
+
+const metadataCheck: Check = (value) => {
+  if (!isPlainObject(value)) return "must be a JSON object";
+  return JSON.stringify(value).length > MAX_METADATA_JSON ? `must be at most ${MAX_METADATA_JSON} bytes of JSON` : undefined;
+};
+
+const profileChecks: Record<string, Check> = {
+  display_name: textCheck,
+  email: textCheck,
+  avatar_url: textCheck,
+  tags: tagsCheck,
+  metadata: metadataCheck,
+};
+const createChecks: Record<string, Check> = { external_id: externalIdCheck, ...profileChecks };
+const updateChecks: Record<string, Check> = { ...profileChecks, external_id: () => "cannot be updated" };
+
+/** The first problem as `"<field>: <problem>"`, or undefined. Unknown fields are rejected, not ignored. */
+function validateBody(body: unknown, checks: Record<string, Check>, required: readonly string[]): string | undefined {
+  if (!isPlainObject(body)) return "body: must be a JSON object";
+  for (const field of required) if (!Object.hasOwn(body, field)) return `${field}: required`;
+  for (const [field, value] of Object.entries(body)) {
+    // hasOwn, not `checks[field]`: "constructor" and friends must count as unknown fields.
+    if (!Object.hasOwn(checks, field)) return `${field}: unknown field`;
+    const problem = checks[field]?.(value);
+    if (problem) return `${field}: ${problem}`;
+  }
+  return undefined;
+}
+
+type ParsedBody = { kind: "none" } | { kind: "json"; value: unknown } | { kind: "malformed"; text: string };
+
+function parseBody(text: string): ParsedBody {
+  if (text === "") return { kind: "none" };
+  try {
+    return { kind: "json", value: JSON.parse(text) };
+  } catch {
+    return { kind: "malformed", text };
+  }
+}
+
+type InputResult<T> = { ok: true; input: T } | { ok: false; reply: Reply };
+
+/** Validates a create/update body: 400 when it is not JSON, 422 when a field is wrong. */
+function readInput<T>(body: ParsedBody, checks: Record<string, Check>, required: readonly string[]): InputResult<T> {
+  if (body.kind !== "json") {
+    return { ok: false, reply: respond(400, { error: { code: "invalid_json", message: "body: malformed JSON" } }) };
+  }
+  const problem = validateBody(body.value, checks, required);
+  // The cast is what validateBody just checked field by field.
+  return problem ? { ok: false, reply: validationError(problem) } : { ok: true, input: body.value as T };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Faults
+// ---------------------------------------------------------------------------------------------------------------
+
+const FAULT_STATUSES: readonly FaultStatus[] = [400, 401, 403, 422, 429, 500, 502, 503];
+const FAULT_METHODS: readonly string[] = ["POST", "PATCH", "DELETE", "GET"];
+const RULE_FIELDS: readonly string[] = ["externalIdPrefix", "method", "times", "rate", "faults"];
+
+function faultLabel(fault: FaultKind): FaultLabel {
+  if ("hang" in fault) return "hang";
+  if ("drop" in fault) return "drop";
+  return `${fault.status}`;
+}
+
+function emptyFaultCounts(): Record<FaultLabel, number> {
+  const labels: FaultLabel[] = [...FAULT_STATUSES.map((status) => `${status}` as const), "hang", "drop"];
+  return Object.fromEntries(labels.map((label) => [label, 0])) as Record<FaultLabel, number>;
+}
+
+/** Error bodies vary on purpose, as they do across orq's API eras: clients must depend on the status alone. */
+const FAULT_BODIES: Record<FaultStatus, unknown> = {
+  400: { error: { code: "bad_request", message: "injected fault" } },
+  401: { error: "Unauthorized" },
+  403: { message: "Forbidden" },
+  422: { error: { code: "validation_error", message: "injected fault" } },
+  429: { message: "Too Many Requests" },
+  500: { error: "Internal Server Error" },
+  502: "<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1></body></html>",
+  503: { message: "Service Unavailable" },
+};
+
+function faultReply(fault: FaultKind): Reply {
+  if ("hang" in fault) return { kind: "hang" };
+  if ("drop" in fault) return { kind: "drop" };
+  const headers: Record<string, string> = {};
+  if (fault.retryAfter !== undefined) headers["retry-after"] = String(fault.retryAfter);
+  if (fault.status === 429) Object.assign(headers, { "x-ratelimit-limit": "100", "x-ratelimit-remaining": "0" });
+  return respond(fault.status, FAULT_BODIES[fault.status], headers);
+}
+
+function validateFaultKind(value: unknown): string | undefined {
+  if (!isPlainObject(value)) return "must be an object";
+  const keys = Object.keys(value).sort().join(",");
+  if (keys === "hang") return value.hang === true ? undefined : "hang must be true";
+  if (keys === "drop") return value.drop === true ? undefined : "drop must be true";
+  if (keys !== "status" && keys !== "retryAfter,status") return "must be {status, retryAfter?}, {hang: true} or {drop: true}";
+  if (!FAULT_STATUSES.includes(value.status as FaultStatus)) return `status must be one of ${FAULT_STATUSES.join(", ")}`;
+  const { retryAfter } = value;
+  if (retryAfter !== undefined && !(typeof retryAfter === "number" && Number.isFinite(retryAfter) && retryAfter >= 0)) {
+    return "retryAfter must be seconds >= 0";
+  }
+  return undefined;
+}
+
+function validateFaultRule(value: unknown): string | undefined {
+  if (!isPlainObject(value)) return "must be an object";
+  const extra = Object.keys(value).find((key) => !RULE_FIELDS.includes(key));
+  if (extra) return `${extra}: unknown field`;
+  const { externalIdPrefix, method, times, rate, faults } = value;
+  if (externalIdPrefix !== undefined && typeof externalIdPrefix !== "string") return "externalIdPrefix: must be a string";
+  if (method !== undefined && !FAULT_METHODS.includes(method as string)) return `method: must be one of ${FAULT_METHODS.join(", ")}`;
+  if (times !== undefined && !(typeof times === "number" && Number.isInteger(times) && times >= 1)) {
+    return "times: must be an integer >= 1";
+  }
+  if (rate !== undefined && !(typeof rate === "number" && rate >= 0 && rate <= 1)) return "rate: must be a number in 0..1";
+  if (!Array.isArray(faults) || faults.length === 0) return "faults: must be a non-empty array";
+  for (const [i, fault] of faults.entries()) {
+    const problem = validateFaultKind(fault);
+    if (problem) return `faults[${i}]: ${problem}`;
+  }
+  return undefined;
+}
+
+/** `"rules[<i>].<problem>"` for the first malformed rule, or undefined. */
+export function validateFaultRules(value: unknown): string | undefined {
+  if (!Array.isArray(value)) return "rules: must be an array";
+  for (const [i, rule] of value.entries()) {
+    const problem = validateFaultRule(rule);
+    if (problem) return `rules[${i}]: ${problem}`;
+  }
+  return undefined;
+}
+
+class FaultInjector {
+  private rules: FaultRuleState[] = [];
+  private injected = emptyFaultCounts();
+
+  replace(rules: readonly FaultRule[]): void {
+    this.rules = rules.map((rule) => ({ ...structuredClone(rule), fired: 0 }));
+  }
+
+  list(): FaultRuleState[] {
+    return structuredClone(this.rules);
+  }
+
+  counts(): Record<FaultLabel, number> {
+    return { ...this.injected };
+  }
+
+  clear(): void {
+    this.rules = [];
+    this.injected = emptyFaultCounts();
+  }
+
+  /** The fault to answer with instead of serving the request: the first live matching rule that rolls under its rate. */
+  pick(method: string, externalId: string | undefined): FaultKind | undefined {
+    for (const rule of this.rules) {
+      if (!ruleApplies(rule, method, externalId)) continue;
+      if (Math.random() >= (rule.rate ?? 1)) continue;
+      const fault = rule.faults[rule.fired % rule.faults.length];
+      if (!fault) continue;
+      rule.fired++;
+      this.injected[faultLabel(fault)]++;
+      return fault;
+    }
+    return undefined;
+  }
+}
+
+function ruleApplies(rule: FaultRuleState, method: string, externalId: string | undefined): boolean {
+  if (rule.times !== undefined && rule.fired >= rule.times) return false;
+  if (rule.method !== undefined && rule.method !== method) return false;
+  if (rule.externalIdPrefix === undefined) return true;
+  return externalId?.startsWith(rule.externalIdPrefix) ?? false;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The /v2 API
+// ---------------------------------------------------------------------------------------------------------------
+
+interface IncomingApiRequest {
+  method: string;
+  /** Raw request target, for the log. */
+  target: string;
+  url: URL;
+  headers: IncomingHttpHeaders;
+  body: ParsedBody;
+}
+
+type ApiRoute =
+  | { op: "list" | "create" | "unknown" }
+  | { op: "retrieve" | "update" | "delete"; id: string };
+
+const ITEM_OPS: Record<string, "retrieve" | "update" | "delete"> = { GET: "retrieve", PATCH: "update", DELETE: "delete" };
+
+function matchApiRoute(method: string, pathname: string): ApiRoute {
+  if (pathname === "/v2/identities" || pathname === "/v2/identities/") {
+    if (method === "GET") return { op: "list" };
+    if (method === "POST") return { op: "create" };
+    return { op: "unknown" };
+  }
+  const segment = /^\/v2\/identities\/([^/]+)$/.exec(pathname)?.[1];
+  const op = ITEM_OPS[method];
+  const id = segment === undefined ? undefined : decodeSegment(segment);
+  return op && id !== undefined ? { op, id } : { op: "unknown" };
+}
+
+/** External ids from auth providers contain `|` and friends; clients percent-encode them. */
+function decodeSegment(segment: string): string | undefined {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return undefined;
+  }
+}
+
+function externalIdOf(store: IdentityStore, route: ApiRoute, body: ParsedBody): string | undefined {
+  if (route.op === "create") {
+    const value = body.kind === "json" && isPlainObject(body.value) ? body.value.external_id : undefined;
+    return typeof value === "string" ? value : undefined;
+  }
+  if ("id" in route) return store.find(route.id)?.external_id ?? route.id;
+  return undefined;
+}
+
+function runOperation(store: IdentityStore, route: ApiRoute, request: IncomingApiRequest): Reply {
+  switch (route.op) {
+    case "create":
+      return createIdentity(store, request.body);
+    case "list":
+      return listIdentities(store, request.url.searchParams);
+    case "retrieve": {
+      const identity = store.find(route.id);
+      return identity ? respond(200, { identity }) : identityNotFound();
+    }
+    case "update":
+      return updateIdentity(store, route.id, request.body);
+    case "delete": {
+      const identity = store.find(route.id);
+      if (!identity) return identityNotFound();
+      store.delete(identity);
+      return respond(200, {});
+    }
+    case "unknown":
+      return notFound();
+  }
+}
+
+function createIdentity(store: IdentityStore, body: ParsedBody): Reply {
+  const result = readInput<CreateInput>(body, createChecks, ["external_id"]);
+  if (!result.ok) return result.reply;
+  const { input } = result;
+  const identity = store.create(input);
+  if (!identity) return respond(409, { error: `Identity with external_id '${input.external_id}' already exists` });
+  return respond(201, { identity }, { location: `/v2/identities/${identity._id}` });
+}
+
+/** Validates before looking up, so a malformed body is a 422 whether or not the identity exists. */
+function updateIdentity(store: IdentityStore, id: string, body: ParsedBody): Reply {
+  const result = readInput<ProfileInput>(body, updateChecks, []);
+  if (!result.ok) return result.reply;
+  const identity = store.find(id);
+  return identity ? respond(200, { identity: store.update(identity, result.input) }) : identityNotFound();
+}
+
+function parseLimit(raw: string | null): number | undefined {
+  if (raw === null) return DEFAULT_PAGE;
+  const limit = Number(raw);
+  return Number.isInteger(limit) && limit >= 1 && limit <= MAX_PAGE ? limit : undefined;
+}
+
+function matchesSearch(identity: EmulatedIdentity, search: string): boolean {
+  const needle = search.toLowerCase();
+  return [identity.external_id, identity.display_name, identity.email].some((field) => field?.toLowerCase().includes(needle));
+}
+
+function listIdentities(store: IdentityStore, params: URLSearchParams): Reply {
+  const limit = parseLimit(params.get("limit"));
+  if (limit === undefined) return validationError(`limit: must be an integer between 1 and ${MAX_PAGE}`);
+  const search = params.get("search");
+  const tags = params.getAll("filter_by.tags");
+  const matching = store
+    .all()
+    .filter((identity) => !search || matchesSearch(identity, search))
+    .filter((identity) => tags.length === 0 || tags.some((tag) => identity.tags?.includes(tag)));
+
+  // `_id`s sort in creation order (monotonic ULIDs), so a cursor works even after its identity was deleted.
+  const before = params.get("ending_before");
+  const after = params.get("starting_after");
+  if (before) {
+    const earlier = matching.filter((identity) => identity._id < before);
+    return respond(200, { object: "list", data: earlier.slice(-limit), has_more: earlier.length > limit });
+  }
+  const later = after ? matching.filter((identity) => identity._id > after) : matching;
+  return respond(200, { object: "list", data: later.slice(0, limit), has_more: later.length > limit });
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Emulator state and the control API (/__emulator, no auth)
+// ---------------------------------------------------------------------------------------------------------------
+
+class EmulatorState {
+  readonly store = new IdentityStore();
+  readonly faults = new FaultInjector();
+  log: LoggedRequest[] = [];
+
+  constructor(private readonly apiKeys: readonly string[] | undefined) {}
+
+  isAuthorized(header: string | undefined): boolean {
+    const key = /^Bearer\s+(\S+)\s*$/i.exec(header ?? "")?.[1];
+    if (key === undefined) return false;
+    return this.apiKeys === undefined || this.apiKeys.includes(key);
+  }
+
+  /** Serves one /v2 request and records it in the log. */
+  serveApi(request: IncomingApiRequest): { reply: Reply; entry: LoggedRequest } {
+    const route = matchApiRoute(request.method, request.url.pathname);
+    const externalId = externalIdOf(this.store, route, request.body);
+    const { reply, fault } = this.answer(request, route, externalId);
+    const entry: LoggedRequest = {
+      at: Date.now(),
+      method: request.method,
+      path: request.target,
+      ...(externalId !== undefined && { externalId }),
+      status: statusOf(reply),
+      ...(request.body.kind === "json" && { body: structuredClone(request.body.value) }),
+      ...(request.body.kind === "malformed" && { body: request.body.text }),
+      ...(fault && { fault: true as const }),
+    };
+    this.log.push(entry);
+    return { reply, entry };
+  }
+
+  /** Auth first (a bad key never reaches the workspace), then faults (instead of the operation), then the operation. */
+  private answer(request: IncomingApiRequest, route: ApiRoute, externalId: string | undefined): { reply: Reply; fault?: FaultKind } {
+    if (!this.isAuthorized(request.headers.authorization)) return { reply: respond(401, { error: "Unauthorized" }) };
+    const fault = this.faults.pick(request.method, externalId);
+    if (fault) return { reply: faultReply(fault), fault };
+    return { reply: runOperation(this.store, route, request) };
+  }
+
+  requests(externalId?: string | null): LoggedRequest[] {
+    const entries = externalId ? this.log.filter((entry) => entry.externalId === externalId) : this.log;
+    return structuredClone(entries);
+  }
+
+  stats(): EmulatorStats {
+    return { requests: this.log.length, faults: this.faults.counts(), identities: this.store.size };
+  }
+
+  reset(): void {
+    this.store.clear();
+    this.faults.clear();
+    this.log = [];
+  }
+
+  serveControl(method: string, url: URL, body: ParsedBody): Reply {
+    const path = url.pathname.slice(CONTROL_PREFIX.length);
+    const route = `${method} ${path}`;
+    if (route === "GET /identities") return respond(200, { identities: this.store.all() });
+    if (route === "GET /requests") return respond(200, { requests: this.requests(url.searchParams.get("external_id")) });
+    if (route === "GET /stats") return respond(200, this.stats());
+    if (route === "GET /faults") return respond(200, { rules: this.faults.list() });
+    if (route === "PUT /faults") return this.replaceFaults(body);
+    if (route === "POST /reset") {
+      this.reset();
+      return respond(200, {});
+    }
+    const segment = /^\/identities\/([^/]+)$/.exec(path)?.[1];
+    const externalId = segment === undefined ? undefined : decodeSegment(segment);
+    if (method === "GET" && externalId !== undefined) {
+      const identity = this.store.findByExternalId(externalId);
+      return identity ? respond(200, identity) : identityNotFound();
+    }
+    return notFound();
+  }
+
+  private replaceFaults(body: ParsedBody): Reply {
+    if (body.kind !== "json" || !isPlainObject(body.value)) return validationError("body: must be {\"rules\": [...]}");
+    const problem = validateFaultRules(body.value.rules);
+    if (problem) return validationError(problem);
+    this.faults.replace(body.value.rules as FaultRule[]);
+    return respond(200, { rules: this.faults.list() });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// HTTP server
+// ---------------------------------------------------------------------------------------------------------------
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+function createRequestListener(state: EmulatorState, print: (line: string) => void) {
+  return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const method = req.method ?? "GET";
+    const target = req.url ?? "/";
+    const url = new URL(target, "http://emulator.invalid");
+    const body = parseBody(await readBody(req));
+    let reply: Reply;
+    let suffix = "";
+    if (url.pathname === "/v2" || url.pathname.startsWith("/v2/")) {
+      const { reply: apiReply, entry } = state.serveApi({ method, target, url, headers: req.headers, body });
+      reply = apiReply;
+      suffix = `${entry.externalId === undefined ? "" : ` ${entry.externalId}`}${entry.fault ? " (injected fault)" : ""}`;
+    } else if (url.pathname.startsWith(`${CONTROL_PREFIX}/`)) {
+      reply = state.serveControl(method, url, body);
+    } else {
+      reply = notFound();
+    }
+    writeReply(res, reply);
+    print(`${method} ${target} ${statusOf(reply)}${suffix}`);
+  };
+}
+
+function listen(server: Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.close((error) => (error ? reject(error) : resolve()));
+    // Hung requests (fault `hang`) and idle keep-alive sockets would otherwise keep close() waiting forever.
+    server.closeAllConnections();
+  });
+}
+
+/** A URL clients can reach: wildcard hosts become loopback, IPv6 literals get brackets. */
+function reachableHost(host: string): string {
+  if (host === "0.0.0.0") return "127.0.0.1";
+  if (host === "::") return "[::1]";
+  return host.includes(":") ? `[${host}]` : host;
+}
+
+export async function startOrqEmulator(options: OrqEmulatorOptions = {}): Promise<OrqEmulator> {
+  const host = options.host ?? "127.0.0.1";
+  const state = new EmulatorState(options.apiKeys);
+  const print = options.quiet ? () => {} : (line: string) => console.log(`[orq-emulator] ${line}`);
+  const listener = createRequestListener(state, print);
+  const server = createServer((req, res) => {
+    listener(req, res).catch((error: unknown) => {
+      console.error("[orq-emulator] internal error", error);
+      if (!res.headersSent) writeReply(res, respond(500, { error: "emulator internal error" }));
+    });
+  });
+  const port = await listen(server, options.port ?? 0, host);
+  let closing: Promise<void> | undefined;
+
+  return {
+    url: `http://${reachableHost(host)}:${port}`,
+    port,
+    close: () => (closing ??= closeServer(server)),
+    reset: () => state.reset(),
+    identities: () => structuredClone(state.store.all()),
+    requests: () => state.requests(),
+    setFaults: (rules) => {
+      const problem = validateFaultRules(rules);
+      if (problem) throw new TypeError(problem);
+      state.faults.replace(rules);
+    },
+  };
+}

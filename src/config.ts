@@ -1,0 +1,100 @@
+import * as z from "zod";
+import { describeIssue } from "./describe-issue";
+import { RESERVED_METADATA_KEYS, type MappingOptions } from "./identity/to-orq-identity";
+import type { EnvValues, ProviderSetup } from "./providers/provider";
+import { providers } from "./providers/registry";
+import { logLine } from "./log";
+
+/**
+ * All configuration comes from Worker env bindings (so `--var`, `.dev.vars` and
+ * `wrangler secret put` all work). It is parsed once per isolate; what is wrong is logged once
+ * and shown on /health, naming the variable and never its value.
+ */
+export interface ConfigProblem {
+  variable: string;
+  problem: string;
+}
+
+export interface BridgeConfig {
+  orq: { baseUrl: string; apiKey: string | undefined; timeoutMs: number };
+  mapping: MappingOptions;
+  providers: ReadonlyMap<string, ProviderSetup>;
+  problems: readonly ConfigProblem[];
+}
+
+const commaList = z
+  .string()
+  .optional()
+  .transform((value) => [...new Set((value ?? "").split(",").map((item) => item.trim()).filter(Boolean))]);
+
+const metadataKeys = commaList.refine(
+  (keys) => keys.every((key) => !(RESERVED_METADATA_KEYS as readonly string[]).includes(key) && !["__proto__", "constructor", "prototype"].includes(key)),
+  `must not name ${RESERVED_METADATA_KEYS.join(", ")}, __proto__, constructor or prototype`,
+);
+
+/** Each variable with its default; a bad value falls back to the default and is reported. */
+const settings = {
+  ORQ_API_URL: z
+    .url({ protocol: /^https?$/ })
+    .default("https://api.orq.ai")
+    .transform((url) => url.replace(/\/+$/, "")),
+  ORQ_API_KEY: z.string().trim().min(1).optional(),
+  ORQ_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(10_000),
+  ORQ_TAGS: commaList,
+  ORQ_METADATA_KEYS: metadataKeys,
+};
+
+type Settings = { [K in keyof typeof settings]: z.output<(typeof settings)[K]> };
+
+const cache = new WeakMap<object, BridgeConfig>();
+const reported = new Set<string>();
+
+export function getConfig(env: object): BridgeConfig {
+  let config = cache.get(env);
+  if (!config) {
+    config = parseConfig(env as EnvValues);
+    cache.set(env, config);
+    reportOnce(config.problems);
+  }
+  return config;
+}
+
+export function parseConfig(env: EnvValues): BridgeConfig {
+  const problems: ConfigProblem[] = [];
+  const values = {} as Record<string, unknown>;
+  for (const [variable, schema] of Object.entries(settings)) {
+    const raw = typeof env[variable] === "string" && (env[variable] as string).trim() === "" ? undefined : env[variable];
+    const parsed = (schema as z.ZodType).safeParse(raw);
+    if (parsed.success) {
+      values[variable] = parsed.data;
+    } else {
+      problems.push({ variable, problem: describeIssue(parsed.error) });
+      values[variable] = (schema as z.ZodType).parse(undefined);
+    }
+  }
+  const read = values as Settings;
+  if (!read.ORQ_API_KEY) problems.push({ variable: "ORQ_API_KEY", problem: "is not set: events are recorded but not delivered" });
+
+  const setups = new Map<string, ProviderSetup>();
+  for (const provider of providers) {
+    const setup = provider.configure(env);
+    if (setup.status === "invalid") problems.push({ variable: provider.secretBinding, problem: setup.problem });
+    setups.set(provider.name, setup);
+  }
+
+  return {
+    orq: { baseUrl: read.ORQ_API_URL, apiKey: read.ORQ_API_KEY, timeoutMs: read.ORQ_TIMEOUT_MS },
+    mapping: { tags: read.ORQ_TAGS, metadataKeys: read.ORQ_METADATA_KEYS },
+    providers: setups,
+    problems,
+  };
+}
+
+function reportOnce(problems: readonly ConfigProblem[]): void {
+  for (const { variable, problem } of problems) {
+    const key = `${variable}: ${problem}`;
+    if (reported.has(key)) continue;
+    reported.add(key);
+    logLine({ msg: "config_problem", variable, problem });
+  }
+}

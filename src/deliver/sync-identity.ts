@@ -1,0 +1,67 @@
+import type { OrqClient, OrqFailure, OrqOutcome } from "./orq-client";
+import type { CreateIdentityRequest } from "./orq-schemas";
+
+/** The newest state the bridge wants orq.ai to hold for one identity. */
+export type DesiredIdentity =
+  | { kind: "present"; identity: CreateIdentityRequest }
+  | { kind: "deleted"; externalId: string };
+
+/**
+ * What the bridge believes about orq.ai: `undefined` when unknown (first delivery), which then
+ * follows the event type — a creation tries POST first, an update tries PATCH first.
+ */
+export interface SyncHints {
+  existsInOrq: boolean | undefined;
+  preferCreate: boolean;
+}
+
+export type SyncResult =
+  | { ok: true; existsInOrq: boolean; calls: number; status: number }
+  | (OrqFailure & { ok: false; calls: number });
+
+/**
+ * Makes orq.ai hold `desired`, using only status codes:
+ * create → POST, "already exists" → PATCH; update of an unknown identity → POST;
+ * delete → DELETE where 404 counts as done.
+ */
+export async function syncIdentity(orq: OrqClient, desired: DesiredIdentity, hints: SyncHints): Promise<SyncResult> {
+  let calls = 0;
+  const done = (existsInOrq: boolean, status: number): SyncResult => ({ ok: true, existsInOrq, calls, status });
+  const failed = (outcome: OrqOutcome): SyncResult =>
+    outcome.kind === "failed"
+      ? { ...outcome, ok: false, calls }
+      : // 404 on an update we may not recreate, or 409 on a PATCH: orq changed under us; try again later.
+        { kind: "failed", ok: false, calls, retryable: true, authProblem: false, status: outcome.status, reason: `unexpected ${outcome.status} from orq.ai` };
+  const counted = (outcome: Promise<OrqOutcome>) => {
+    calls++;
+    return outcome;
+  };
+
+  if (desired.kind === "deleted") {
+    const outcome = await counted(orq.remove(desired.externalId));
+    if (outcome.kind === "ok" || outcome.kind === "not_found") return done(false, outcome.status);
+    return failed(outcome);
+  }
+
+  const { external_id: externalId, ...profile } = desired.identity;
+  const create = async (): Promise<SyncResult> => {
+    const outcome = await counted(orq.create(desired.identity));
+    if (outcome.kind === "ok") return done(true, outcome.status);
+    if (outcome.kind === "conflict") return update(false);
+    if (outcome.kind === "failed" && !outcome.retryable && outcome.status !== undefined) {
+      // The "already exists" status is undocumented: another 4xx may mean it exists. Ask.
+      const probe = await counted(orq.retrieve(externalId));
+      if (probe.kind === "ok") return update(false);
+    }
+    return failed(outcome);
+  };
+  const update = async (mayCreate: boolean): Promise<SyncResult> => {
+    const outcome = await counted(orq.update(externalId, profile));
+    if (outcome.kind === "ok") return done(true, outcome.status);
+    if (outcome.kind === "not_found" && mayCreate) return create();
+    return failed(outcome);
+  };
+
+  const tryCreateFirst = hints.existsInOrq === undefined ? hints.preferCreate : !hints.existsInOrq;
+  return tryCreateFirst ? create() : update(true);
+}

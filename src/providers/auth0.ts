@@ -1,0 +1,84 @@
+import * as z from "zod";
+import { firstPresent, isoToEpochMs, joinName } from "../identity/identity-event";
+import { createBearerTokenVerifier } from "../verify/bearer-token";
+import { UserId, metadataObject, optionalString, parseHandledEvent, readBinding, type WebhookProvider } from "./provider";
+
+/**
+ * Auth0 Event Streams: CloudEvents 1.0 with `data.object` the user (auth0-user-events.schema.json).
+ * Event Streams do not sign; the operator configures a bearer token. The examples/auth0 Actions
+ * post this same shape for tenants without Event Streams.
+ */
+const Auth0User = z.object({
+  user_id: UserId,
+  email: optionalString,
+  username: optionalString,
+  name: optionalString,
+  given_name: optionalString,
+  family_name: optionalString,
+  nickname: optionalString,
+  picture: optionalString,
+  // app_metadata is set by the app's backend; user_metadata is user-editable and never read.
+  app_metadata: metadataObject,
+  created_at: optionalString,
+  updated_at: optionalString,
+  deleted_at: optionalString,
+});
+
+const cloudEvent = z.object({
+  type: z.string(),
+  id: z.string().min(1, "must not be empty"),
+  time: z.iso.datetime({ offset: true }),
+  data: z.object({ object: Auth0User }),
+});
+
+const schemas = { "user.created": cloudEvent, "user.updated": cloudEvent, "user.deleted": cloudEvent };
+const eventTypes = { "user.created": "created", "user.updated": "updated", "user.deleted": "deleted" } as const;
+
+/** Shorter tokens are guessable; Auth0 accepts any length, so the bridge insists. */
+export const AUTH0_TOKEN_MIN_LENGTH = 16;
+
+export const auth0: WebhookProvider = {
+  name: "auth0",
+  secretBinding: "AUTH0_WEBHOOK_TOKEN",
+
+  configure(env) {
+    const token = readBinding(env, this.secretBinding);
+    if (!token) return { status: "not_configured" };
+    if (token.length < AUTH0_TOKEN_MIN_LENGTH) {
+      return { status: "invalid", problem: `must be at least ${AUTH0_TOKEN_MIN_LENGTH} characters` };
+    }
+    return { status: "configured", verify: createBearerTokenVerifier(token) };
+  },
+
+  normalise(body) {
+    const parsed = parseHandledEvent(body, schemas);
+    if (parsed.kind !== "parsed") return parsed;
+    const { id, time, data } = parsed.payload;
+    const user = data.object;
+    const type = eventTypes[parsed.type];
+    const sentAt = isoToEpochMs(time) ?? 0;
+
+    if (type === "deleted") {
+      const occurredAt = Math.max(sentAt, isoToEpochMs(user.deleted_at) ?? 0);
+      return { kind: "event", event: { provider: "auth0", eventId: id, type, userId: user.user_id, occurredAt } };
+    }
+    return {
+      kind: "event",
+      event: {
+        provider: "auth0",
+        eventId: id,
+        type,
+        userId: user.user_id,
+        occurredAt: Math.max(sentAt, isoToEpochMs(user.updated_at) ?? 0),
+        profile: {
+          email: firstPresent(user.email),
+          displayName:
+            joinName(user.given_name, user.family_name) ?? firstPresent(user.username, user.name, user.nickname),
+          avatarUrl: firstPresent(user.picture),
+          createdAt: isoToEpochMs(user.created_at),
+          publicMetadata: user.app_metadata ?? undefined,
+        },
+      },
+    };
+  },
+};

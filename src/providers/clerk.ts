@@ -1,0 +1,89 @@
+import * as z from "zod";
+import { firstPresent, joinName, toEpochMs } from "../identity/identity-event";
+import { createSvixVerifier, decodeSvixSecret } from "../verify/svix";
+import { UserId, metadataObject, optionalString, parseHandledEvent, readBinding, type WebhookProvider } from "./provider";
+
+/**
+ * Clerk, delivered by Svix. Payload shapes from Clerk's webhook OpenAPI
+ * (clerk-user-webhooks.openapi.yaml): `{ type, timestamp, data: User | DeletedObject }`.
+ */
+const ClerkUser = z.object({
+  id: UserId,
+  first_name: optionalString,
+  last_name: optionalString,
+  username: optionalString,
+  image_url: optionalString,
+  profile_image_url: optionalString,
+  primary_email_address_id: optionalString,
+  email_addresses: z.array(z.object({ id: z.string(), email_address: z.string() })).nullish(),
+  // Only public_metadata is ever read: private_metadata holds server secrets and
+  // unsafe_metadata is user-writable, so neither is part of the schema.
+  public_metadata: metadataObject,
+  external_id: optionalString,
+  created_at: z.number().nullish(),
+  updated_at: z.number().nullish(),
+});
+
+const userEvent = z.object({ type: z.string(), timestamp: z.number(), data: ClerkUser });
+const deletedEvent = z.object({
+  type: z.string(),
+  timestamp: z.number(),
+  data: z.object({ id: UserId, external_id: optionalString }),
+});
+
+const schemas = { "user.created": userEvent, "user.updated": userEvent, "user.deleted": deletedEvent };
+
+export const clerk: WebhookProvider = {
+  name: "clerk",
+  secretBinding: "CLERK_WEBHOOK_SIGNING_SECRET",
+
+  configure(env) {
+    const value = readBinding(env, this.secretBinding);
+    if (!value) return { status: "not_configured" };
+    // Several secrets, space- or comma-separated, during a rotation.
+    const secrets = value.split(/[\s,]+/).filter(Boolean);
+    for (const [index, secret] of secrets.entries()) {
+      try {
+        decodeSvixSecret(secret);
+      } catch (error) {
+        return { status: "invalid", problem: `secret #${index + 1} ${(error as Error).message}` };
+      }
+    }
+    return { status: "configured", verify: createSvixVerifier(secrets, { headerPrefix: "svix" }) };
+  },
+
+  normalise(body, { deliveryId }) {
+    const parsed = parseHandledEvent(body, schemas);
+    if (parsed.kind !== "parsed") return parsed;
+    if (!deliveryId) return { kind: "invalid", problem: "svix-id header is required", eventType: parsed.type };
+    const sentAt = toEpochMs(parsed.payload.timestamp);
+
+    if (parsed.type === "user.deleted") {
+      const { data } = parsed.payload as z.output<typeof deletedEvent>;
+      return { kind: "event", event: { provider: "clerk", eventId: deliveryId, type: "deleted", userId: data.id, occurredAt: sentAt } };
+    }
+    const { data: user } = parsed.payload as z.output<typeof userEvent>;
+    const type = parsed.type === "user.created" ? "created" : "updated";
+    // The user's own updated_at is the truest version of its data; the envelope time is a floor.
+    const occurredAt = Math.max(sentAt, user.updated_at ?? 0);
+    const primaryEmail = user.email_addresses?.find((entry) => entry.id === user.primary_email_address_id);
+    return {
+      kind: "event",
+      event: {
+        provider: "clerk",
+        eventId: deliveryId,
+        type,
+        userId: user.id,
+        occurredAt,
+        profile: {
+          email: primaryEmail?.email_address,
+          displayName: joinName(user.first_name, user.last_name) ?? firstPresent(user.username),
+          avatarUrl: firstPresent(user.image_url, user.profile_image_url),
+          appExternalId: user.external_id ?? undefined,
+          createdAt: user.created_at ?? undefined,
+          publicMetadata: user.public_metadata ?? undefined,
+        },
+      },
+    };
+  },
+};

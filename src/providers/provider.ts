@@ -1,0 +1,63 @@
+import * as z from "zod";
+import { describeIssue } from "../describe-issue";
+import type { IdentityEvent } from "../identity/identity-event";
+import type { Verifier } from "../verify/verifier";
+
+/** Env bindings as plain values; each provider reads its own. */
+export type EnvValues = Readonly<Record<string, unknown>>;
+
+export type ProviderSetup =
+  | { status: "configured"; verify: Verifier }
+  | { status: "not_configured" }
+  /** `problem` names what is wrong, never the value. */
+  | { status: "invalid"; problem: string };
+
+export type NormaliseResult =
+  | { kind: "event"; event: IdentityEvent }
+  | { kind: "ignored"; eventType: string }
+  | { kind: "invalid"; problem: string; eventType?: string };
+
+/**
+ * A provider plug-in: how its requests are verified, what its payloads look like and how they
+ * become the neutral IdentityEvent. Everything provider-specific lives behind this shape.
+ */
+export interface WebhookProvider {
+  /** Route `/webhooks/<name>`, tag and metadata value. */
+  readonly name: string;
+  /** The env binding holding its secret (for /health and error messages). */
+  readonly secretBinding: string;
+  configure(env: EnvValues): ProviderSetup;
+  /** `deliveryId`: the verifier's idempotency key, when the scheme has one. */
+  normalise(body: unknown, context: { deliveryId?: string }): NormaliseResult;
+}
+
+/** Reads a string binding; empty or whitespace-only counts as not set. */
+export function readBinding(env: EnvValues, name: string): string | undefined {
+  const value = env[name];
+  return typeof value === "string" && value.trim() ? value.trim() : undefined;
+}
+
+const EventType = z.object({ type: z.string() });
+
+/**
+ * Shared first steps of every normaliser: find the event type, ignore types the bridge does not
+ * handle, and check the payload of handled ones against its schema (400 naming the field).
+ */
+export function parseHandledEvent<S extends Record<string, z.ZodType>>(
+  body: unknown,
+  schemas: S,
+): { kind: "parsed"; type: keyof S & string; payload: z.output<S[keyof S]> } | Exclude<NormaliseResult, { kind: "event" }> {
+  const envelope = EventType.safeParse(body);
+  if (!envelope.success) return { kind: "invalid", problem: describeIssue(envelope.error) };
+  const type = envelope.data.type;
+  if (!Object.hasOwn(schemas, type)) return { kind: "ignored", eventType: type };
+  const parsed = (schemas[type] as z.ZodType).safeParse(body);
+  if (!parsed.success) return { kind: "invalid", problem: describeIssue(parsed.error), eventType: type };
+  return { kind: "parsed", type, payload: parsed.data as z.output<S[keyof S]> };
+}
+
+/** A non-empty string id (provider ids are never numbers, never blank). */
+export const UserId = z.string().trim().min(1, "must not be empty");
+/** Optional string that providers send as null when absent. */
+export const optionalString = z.string().nullish();
+export const metadataObject = z.record(z.string(), z.unknown()).nullish();

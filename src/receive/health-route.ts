@@ -1,0 +1,38 @@
+import type { Context } from "hono";
+import { getConfig } from "../config";
+import { logLine } from "../log";
+import { BRIDGE_STATUS_NAME, type BridgeSummary } from "../record/bridge-status";
+import { BRIDGE_VERSION } from "../version";
+
+/**
+ * `GET /health`: version, which providers are configured, configuration problems (by variable,
+ * never a value), whether orq.ai accepts the API key, and the delivery backlog.
+ * Always 200 so it can be read; `status` says `ok` or `degraded`.
+ */
+export async function healthRoute(c: Context<{ Bindings: Cloudflare.Env }>) {
+  const config = getConfig(c.env);
+  let summary: BridgeSummary | null = null;
+  try {
+    summary = await c.env.BRIDGE_STATUS.getByName(BRIDGE_STATUS_NAME).summary();
+  } catch (error) {
+    logLine({ msg: "health_status_unavailable", error: (error as Error).name });
+  }
+  const auth = summary?.orqAuth;
+  const degraded = config.problems.length > 0 || !summary || auth !== null || summary.failed > 0;
+  return c.json({
+    status: degraded ? "degraded" : "ok",
+    version: BRIDGE_VERSION,
+    providers: Object.fromEntries([...config.providers].map(([name, setup]) => [name, setup.status])),
+    orq: {
+      api_key: config.orq.apiKey ? "set" : "missing",
+      auth: auth ? "failing" : "ok",
+      ...(auth && {
+        auth_failing_since: new Date(auth.failingSince).toISOString(),
+        last_auth_failure_at: new Date(auth.lastFailureAt).toISOString(),
+        reason: auth.reason,
+      }),
+    },
+    deliveries: summary && { retrying: summary.retrying, failed: summary.failed },
+    problems: config.problems,
+  });
+}

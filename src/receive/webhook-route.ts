@@ -1,0 +1,97 @@
+import type { Context, Handler, MiddlewareHandler } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { getConfig } from "../config";
+import { describeIssue } from "../describe-issue";
+import { CreateIdentityRequest } from "../deliver/orq-schemas";
+import { toDesiredIdentity } from "../identity/to-orq-identity";
+import { logLine } from "../log";
+import type { WebhookProvider } from "../providers/provider";
+import { identityObjectName, type IdentityChange } from "../record/identity-change";
+
+/** Larger bodies are refused with 413 before they are buffered. */
+export const MAX_BODY_BYTES = 1024 * 1024;
+
+type Env = { Bindings: Cloudflare.Env };
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
+const ExternalIdOnly = CreateIdentityRequest.pick({ external_id: true });
+
+/**
+ * `POST /webhooks/<provider>`: receive → verify → normalise → record. Checks run in this order,
+ * and nothing is recorded unless all pass: size (413), signature or token (401), JSON (400),
+ * shape of a handled event (400 naming the field); unhandled event types get 200 and are ignored.
+ * 200 means the event is durably stored in its identity's Durable Object (or was already);
+ * if it cannot be stored the answer is 503, so the provider retries.
+ */
+export function webhookRoute(provider: WebhookProvider): [MiddlewareHandler<Env>, Handler<Env>] {
+  const limit = bodyLimit({
+    maxSize: MAX_BODY_BYTES,
+    onError: (c) => reject(c, provider, Date.now(), 413, "payload_too_large", `body exceeds ${MAX_BODY_BYTES} bytes`),
+  });
+
+  const receive: Handler<Env> = async (c) => {
+    const started = Date.now();
+    const config = getConfig(c.env);
+    const setup = config.providers.get(provider.name);
+    if (setup?.status !== "configured") {
+      const why = setup?.status === "invalid" ? "is invalid (see /health)" : "is not set";
+      return reject(c, provider, started, 404, "provider_not_configured", `${provider.secretBinding} ${why}`);
+    }
+
+    const body = new Uint8Array(await c.req.arrayBuffer());
+    const verified = await setup.verify({ headers: c.req.raw.headers, body }, started);
+    if (!verified.ok) return reject(c, provider, started, 401, "unauthorized", verified.reason);
+
+    let json: unknown;
+    try {
+      json = JSON.parse(utf8.decode(body));
+    } catch {
+      return reject(c, provider, started, 400, "invalid_json", "body is not valid UTF-8 JSON");
+    }
+
+    const normalised = provider.normalise(json, { deliveryId: verified.deliveryId });
+    if (normalised.kind === "invalid") {
+      return reject(c, provider, started, 400, "invalid_payload", normalised.problem, normalised.eventType);
+    }
+    if (normalised.kind === "ignored") {
+      log(provider, started, 200, "ignored", { event_type: normalised.eventType, event_id: verified.deliveryId });
+      return c.json({ status: "ignored", event_type: normalised.eventType }, 200);
+    }
+
+    const { event } = normalised;
+    const desired = toDesiredIdentity(event, config.mapping);
+    const check = desired.kind === "present" ? CreateIdentityRequest.safeParse(desired.identity) : ExternalIdOnly.safeParse({ external_id: desired.externalId });
+    if (!check.success) {
+      return reject(c, provider, started, 400, "invalid_payload", `user id → orq ${describeIssue(check.error)}`, event.type);
+    }
+
+    const change: IdentityChange = {
+      provider: provider.name,
+      userId: event.userId,
+      eventId: event.eventId,
+      type: event.type,
+      occurredAt: event.occurredAt,
+      desired,
+    };
+    const fields = { event_type: event.type, event_id: event.eventId, user_id: event.userId };
+    try {
+      const outcome = await c.env.IDENTITY_SYNC.getByName(identityObjectName(provider.name, event.userId)).record(change);
+      log(provider, started, 200, outcome, fields);
+      return c.json({ status: outcome, event_id: event.eventId }, 200);
+    } catch (error) {
+      // Not stored: a 5xx makes the provider deliver it again.
+      log(provider, started, 503, "record_failed", { ...fields, error: (error as Error).name });
+      return c.json({ error: "temporarily_unavailable", message: "the event could not be recorded; retry later" }, 503);
+    }
+  };
+
+  return [limit, receive];
+}
+
+function reject(c: Context<Env>, provider: WebhookProvider, started: number, status: 400 | 401 | 404 | 413, error: string, message: string, eventType?: string) {
+  log(provider, started, status, error, { event_type: eventType });
+  return c.json({ error, message }, status);
+}
+
+function log(provider: WebhookProvider, started: number, status: number, outcome: string, fields: Record<string, string | undefined>) {
+  logLine({ msg: "webhook", provider: provider.name, status, outcome, ...fields, ms: Date.now() - started });
+}

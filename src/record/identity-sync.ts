@@ -1,0 +1,237 @@
+import { DurableObject } from "cloudflare:workers";
+import { getConfig } from "../config";
+import { RETRY_WINDOW_MS, retryDelayMs } from "../deliver/backoff";
+import { createOrqClient, type OrqClient } from "../deliver/orq-client";
+import { syncIdentity, type DesiredIdentity, type SyncResult } from "../deliver/sync-identity";
+import { happenedAfter, type IdentityEventType } from "../identity/identity-event";
+import { logLine } from "../log";
+import { BRIDGE_STATUS_NAME, type DeliveryState } from "./bridge-status";
+import type { IdentityChange, RecordOutcome } from "./identity-change";
+
+/** Event ids are remembered this long for dedupe: longer than any provider retries (Svix: ~5 days). */
+const SEEN_EVENTS_TTL_MS = 30 * 24 * 60 * 60_000;
+
+type Delivery = "pending" | "delivered" | "retrying" | "failed";
+
+interface StateRow extends Record<string, SqlStorageValue> {
+  provider: string;
+  user_id: string;
+  external_id: string;
+  event_id: string;
+  event_type: IdentityEventType;
+  occurred_at: number;
+  desired: string;
+  version: number;
+  delivered_version: number;
+  exists_in_orq: number | null;
+  delivery: Delivery;
+  attempts: number;
+  first_failure_at: number | null;
+  next_attempt_at: number | null;
+  last_status: number | null;
+  last_error: string | null;
+  reported: DeliveryState;
+  updated_at: number;
+}
+
+/** What an operator (and the tests) can see of one identity. */
+export interface IdentityStatus {
+  provider: string;
+  userId: string;
+  externalId: string;
+  lastEvent: { id: string; type: IdentityEventType; occurredAt: number };
+  delivery: Delivery;
+  pending: boolean;
+  attempts: number;
+  nextAttemptAt: number | null;
+  lastStatus: number | null;
+  lastError: string | null;
+  tombstone: boolean;
+  existsInOrq: boolean | null;
+}
+
+/**
+ * One SQLite-backed Durable Object per provider user: the serialization point of the bridge.
+ * `record` dedupes by event id, keeps only the newest desired state (older events never win, a
+ * deletion is a tombstone) and returns once that is stored. The alarm then reconciles orq.ai,
+ * one call sequence at a time, coalescing whatever arrived meanwhile, and retries with backoff.
+ */
+export class IdentitySync extends DurableObject<Env> {
+  private readonly sql: SqlStorage;
+  private orq?: OrqClient;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.sql = ctx.storage.sql;
+    this.sql.exec(`
+      CREATE TABLE IF NOT EXISTS seen_events (event_id TEXT PRIMARY KEY, seen_at INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS state (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        provider TEXT NOT NULL, user_id TEXT NOT NULL, external_id TEXT NOT NULL,
+        event_id TEXT NOT NULL, event_type TEXT NOT NULL, occurred_at INTEGER NOT NULL, desired TEXT NOT NULL,
+        version INTEGER NOT NULL, delivered_version INTEGER NOT NULL DEFAULT 0, exists_in_orq INTEGER,
+        delivery TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, first_failure_at INTEGER, next_attempt_at INTEGER,
+        last_status INTEGER, last_error TEXT, reported TEXT NOT NULL DEFAULT 'ok', updated_at INTEGER NOT NULL);
+    `);
+  }
+
+  /** Stores the change if it is new and newest; resolves once it is durable. */
+  async record(change: IdentityChange): Promise<RecordOutcome> {
+    const now = Date.now();
+    if (this.sql.exec("SELECT 1 FROM seen_events WHERE event_id = ?", change.eventId).toArray().length > 0) {
+      return "duplicate";
+    }
+    this.sql.exec("INSERT INTO seen_events (event_id, seen_at) VALUES (?, ?)", change.eventId, now);
+
+    const current = this.readState();
+    if (current) {
+      const newer = happenedAfter(change, { occurredAt: current.occurred_at, type: current.event_type });
+      // Only a newer creation brings back a deleted user id; a late update never resurrects it.
+      const revivesTombstone = current.event_type !== "deleted" || change.type === "created";
+      if (!newer || !revivesTombstone) return "stale";
+    }
+    const externalId = change.desired.kind === "present" ? change.desired.identity.external_id : change.desired.externalId;
+    this.sql.exec(
+      `INSERT INTO state (id, provider, user_id, external_id, event_id, event_type, occurred_at, desired, version, delivery, updated_at)
+       VALUES (1, ?, ?, ?, ?, ?, ?, ?, 1, 'pending', ?)
+       ON CONFLICT (id) DO UPDATE SET external_id = excluded.external_id, event_id = excluded.event_id,
+         event_type = excluded.event_type, occurred_at = excluded.occurred_at, desired = excluded.desired,
+         version = state.version + 1, delivery = 'pending', attempts = 0, first_failure_at = NULL,
+         next_attempt_at = NULL, last_error = NULL, updated_at = excluded.updated_at`,
+      change.provider, change.userId, externalId, change.eventId, change.type, change.occurredAt,
+      JSON.stringify(change.desired), now,
+    );
+    await this.ctx.storage.setAlarm(now);
+    return "recorded";
+  }
+
+  /** Delivery: make orq.ai hold the newest desired state. */
+  override async alarm(): Promise<void> {
+    const state = this.readState();
+    if (!state || state.delivered_version >= state.version || state.delivery === "failed") return;
+
+    const sentVersion = state.version;
+    const attempt = state.attempts + 1;
+    const started = Date.now();
+    const desired = JSON.parse(state.desired) as DesiredIdentity;
+    const result = await syncIdentity(this.orqClient(), desired, {
+      existsInOrq: state.exists_in_orq === null ? undefined : state.exists_in_orq === 1,
+      preferCreate: state.event_type === "created",
+    });
+    const now = Date.now();
+    logLine({
+      msg: "orq_attempt",
+      provider: state.provider,
+      user_id: state.user_id,
+      operation: desired.kind === "deleted" ? "delete" : "upsert",
+      attempt,
+      calls: result.calls,
+      status: result.status,
+      outcome: result.ok ? "delivered" : result.retryable ? "retry" : "permanent_failure",
+      auth_problem: result.ok ? undefined : result.authProblem || undefined,
+      ms: now - started,
+    });
+
+    // Events that arrived while orq.ai was being called supersede what was sent.
+    const latest = this.readState() ?? state;
+    const superseded = latest.version > sentVersion;
+    if (result.ok) {
+      this.sql.exec(
+        `UPDATE state SET delivered_version = ?, exists_in_orq = ?, delivery = ?, attempts = 0, first_failure_at = NULL,
+           next_attempt_at = NULL, last_status = ?, last_error = NULL, updated_at = ?`,
+        sentVersion, result.existsInOrq ? 1 : 0, superseded ? "pending" : "delivered", result.status, now,
+      );
+      this.sql.exec("DELETE FROM seen_events WHERE seen_at < ?", now - SEEN_EVENTS_TTL_MS);
+      if (superseded) await this.ctx.storage.setAlarm(now);
+      await this.report("ok", latest, result, now);
+      return;
+    }
+    if (superseded) {
+      this.sql.exec("UPDATE state SET last_status = ?, last_error = ?, updated_at = ?", result.status ?? null, result.reason, now);
+      await this.ctx.storage.setAlarm(now);
+      return;
+    }
+
+    const firstFailureAt = latest.first_failure_at ?? now;
+    // A wrong API key is the operator's to fix: keep every event and keep trying, never give up.
+    const givingUp = !result.retryable || (!result.authProblem && now - firstFailureAt > RETRY_WINDOW_MS);
+    const reason = result.retryable && givingUp ? `gave up after ${attempt} attempts: ${result.reason}` : result.reason;
+    const nextAttemptAt = givingUp ? null : now + retryDelayMs(attempt, result.retryAfterMs);
+    this.sql.exec(
+      `UPDATE state SET delivery = ?, attempts = ?, first_failure_at = ?, next_attempt_at = ?, last_status = ?,
+         last_error = ?, updated_at = ?`,
+      givingUp ? "failed" : "retrying", attempt, firstFailureAt, nextAttemptAt, result.status ?? null, reason, now,
+    );
+    if (nextAttemptAt !== null) await this.ctx.storage.setAlarm(nextAttemptAt);
+    else logLine({ msg: "delivery_failed", provider: state.provider, user_id: state.user_id, attempts: attempt, status: result.status, reason });
+    await this.report(givingUp ? "failed" : "retrying", { ...latest, attempts: attempt, first_failure_at: firstFailureAt }, { ...result, reason }, now);
+  }
+
+  /** Current state for operators; null when this identity was never seen. */
+  inspect(): IdentityStatus | null {
+    const state = this.readState();
+    if (!state) return null;
+    return {
+      provider: state.provider,
+      userId: state.user_id,
+      externalId: state.external_id,
+      lastEvent: { id: state.event_id, type: state.event_type, occurredAt: state.occurred_at },
+      delivery: state.delivery,
+      pending: state.delivered_version < state.version,
+      attempts: state.attempts,
+      nextAttemptAt: state.next_attempt_at,
+      lastStatus: state.last_status,
+      lastError: state.last_error,
+      tombstone: state.event_type === "deleted",
+      existsInOrq: state.exists_in_orq === null ? null : state.exists_in_orq === 1,
+    };
+  }
+
+  /** Re-attempts delivery of the newest state now, also after a permanent failure. */
+  async replay(): Promise<boolean> {
+    const state = this.readState();
+    if (!state) return false;
+    this.sql.exec(
+      `UPDATE state SET delivered_version = MIN(delivered_version, version - 1), delivery = 'pending', attempts = 0,
+         first_failure_at = NULL, next_attempt_at = NULL, updated_at = ?`,
+      Date.now(),
+    );
+    await this.ctx.storage.setAlarm(Date.now());
+    return true;
+  }
+
+  private readState(): StateRow | undefined {
+    return this.sql.exec<StateRow>("SELECT * FROM state WHERE id = 1").toArray()[0];
+  }
+
+  private orqClient(): OrqClient {
+    this.orq ??= createOrqClient(getConfig(this.env).orq);
+    return this.orq;
+  }
+
+  /** Tells BridgeStatus about a change of delivery state (not about every attempt). */
+  private async report(next: DeliveryState, state: StateRow, result: SyncResult, now: number): Promise<void> {
+    const authProblem = !result.ok && result.authProblem;
+    // Auth failures are re-reported so /health shows when the key was last rejected.
+    if (state.reported === next && !authProblem) return;
+    try {
+      const status = this.env.BRIDGE_STATUS.getByName(BRIDGE_STATUS_NAME);
+      await status.reportDelivery({
+        name: `${state.provider}:${state.user_id}`,
+        provider: state.provider,
+        userId: state.user_id,
+        externalId: state.external_id,
+        state: next,
+        attempts: state.attempts,
+        status: result.status,
+        reason: result.ok ? undefined : result.reason,
+        authProblem,
+        at: now,
+      });
+      this.sql.exec("UPDATE state SET reported = ?", next);
+    } catch (error) {
+      // The index catches up at the next state change; delivery itself is unaffected.
+      logLine({ msg: "status_report_failed", provider: state.provider, user_id: state.user_id, error: (error as Error).name });
+    }
+  }
+}

@@ -1,0 +1,13 @@
+/** What every verification scheme sees: headers and the raw body bytes, before any parsing. */
+export interface WebhookRequest {
+  headers: Headers;
+  body: Uint8Array;
+}
+
+export type VerifyResult =
+  /** `deliveryId`: the scheme's own idempotency key (svix-id / webhook-id) when it has one. */
+  | { ok: true; deliveryId?: string }
+  /** `reason` is safe to return to the caller: it never echoes a secret. */
+  | { ok: false; reason: string };
+
+export type Verifier = (request: WebhookRequest, nowMs: number) => Promise<VerifyResult>;
