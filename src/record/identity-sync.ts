@@ -59,6 +59,7 @@ export interface IdentityStatus {
 export class IdentitySync extends DurableObject<Env> {
   private readonly sql: SqlStorage;
   private orq?: OrqClient;
+  private delivering?: Promise<void>;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -105,8 +106,15 @@ export class IdentitySync extends DurableObject<Env> {
     return "recorded";
   }
 
-  /** Delivery: make orq.ai hold the newest desired state. */
+  /** Delivery: make orq.ai hold the newest desired state. One delivery at a time per identity. */
   override async alarm(): Promise<void> {
+    this.delivering ??= this.deliver().finally(() => {
+      this.delivering = undefined;
+    });
+    return this.delivering;
+  }
+
+  private async deliver(): Promise<void> {
     const state = this.readState();
     if (!state || state.delivered_version >= state.version || state.delivery === "failed") return;
 

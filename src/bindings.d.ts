@@ -1,0 +1,15 @@
+/**
+ * Secrets and vars the bridge reads (README "Configuration"). They are not declared in
+ * wrangler.toml, so `wrangler types` cannot see them; all are optional strings.
+ */
+declare namespace Cloudflare {
+  interface Env {
+    ORQ_API_KEY?: string;
+    ORQ_API_URL?: string;
+    ORQ_TIMEOUT_MS?: string;
+    ORQ_TAGS?: string;
+    ORQ_METADATA_KEYS?: string;
+    CLERK_WEBHOOK_SIGNING_SECRET?: string;
+    AUTH0_WEBHOOK_TOKEN?: string;
+  }
+}

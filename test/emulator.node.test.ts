@@ -1,0 +1,484 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import {
+  startOrqEmulator,
+  type EmulatedIdentity,
+  type EmulatorStats,
+  type FaultStatus,
+  type LoggedRequest,
+  type OrqEmulator,
+} from "../emulator/orq-emulator";
+
+const KEY = "test-key";
+const ULID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
+const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
+let emulator: OrqEmulator;
+
+beforeAll(async () => {
+  emulator = await startOrqEmulator({ apiKeys: [KEY], quiet: true });
+});
+
+afterAll(async () => {
+  await emulator.close();
+});
+
+interface CallOptions {
+  body?: unknown;
+  /** Sent verbatim, for malformed JSON. */
+  rawBody?: string;
+  /** null: no Authorization header. */
+  key?: string | null;
+  signal?: AbortSignal;
+  on?: OrqEmulator;
+}
+
+interface CallResult<T> {
+  status: number;
+  headers: Headers;
+  /** Parsed JSON, or the text when the response is not JSON. */
+  body: T;
+}
+
+/** The type argument only names what the test expects back; the assertions check it. */
+async function call<T = unknown>(method: string, path: string, options: CallOptions = {}): Promise<CallResult<T>> {
+  const headers = new Headers();
+  const key = options.key === undefined ? KEY : options.key;
+  if (key !== null) headers.set("authorization", `Bearer ${key}`);
+  const body = options.rawBody ?? (options.body === undefined ? undefined : JSON.stringify(options.body));
+  if (body !== undefined) headers.set("content-type", "application/json");
+  const response = await fetch(`${(options.on ?? emulator).url}${path}`, {
+    method,
+    headers,
+    ...(body !== undefined && { body }),
+    ...(options.signal && { signal: options.signal }),
+  });
+  const text = await response.text();
+  const isJson = response.headers.get("content-type")?.startsWith("application/json") ?? false;
+  return { status: response.status, headers: response.headers, body: (isJson ? JSON.parse(text) : text) as T };
+}
+
+async function createIdentity(externalId: string, fields: Record<string, unknown> = {}): Promise<EmulatedIdentity> {
+  const response = await call<{ identity: EmulatedIdentity }>("POST", "/v2/identities", {
+    body: { external_id: externalId, ...fields },
+  });
+  expect(response.status).toBe(201);
+  return response.body.identity;
+}
+
+const itemPath = (id: string) => `/v2/identities/${encodeURIComponent(id)}`;
+const stored = (externalId: string) => emulator.identities().find((identity) => identity.external_id === externalId);
+const lastLogged = (externalId: string) => emulator.requests().filter((entry) => entry.externalId === externalId).at(-1);
+
+describe("auth", () => {
+  it("answers 401 {error: Unauthorized} without a bearer token or with a key it does not know", async () => {
+    for (const key of [null, "", "wrong-key"]) {
+      const response = await call("GET", "/v2/identities", { key });
+      expect(response.status).toBe(401);
+      expect(response.body).toEqual({ error: "Unauthorized" });
+    }
+    expect((await call("GET", "/v2/identities")).status).toBe(200);
+  });
+
+  it("accepts any non-empty bearer token when no apiKeys are configured", async () => {
+    const open = await startOrqEmulator({ quiet: true });
+    try {
+      expect((await call("GET", "/v2/identities", { on: open, key: "anything" })).status).toBe(200);
+      expect((await call("GET", "/v2/identities", { on: open, key: "" })).status).toBe(401);
+    } finally {
+      await open.close();
+    }
+  });
+});
+
+describe("POST /v2/identities", () => {
+  it("creates an identity: 201, a Location header and the OpenAPI identity shape", async () => {
+    const response = await call<{ identity: EmulatedIdentity }>("POST", "/v2/identities", {
+      body: {
+        external_id: "user_create_1",
+        display_name: "Ada Lovelace",
+        email: "ada@example.com",
+        avatar_url: "https://example.com/ada.png",
+        tags: ["enterprise", "beta"],
+        metadata: { plan: "enterprise", region: "eu" },
+      },
+    });
+    expect(response.status).toBe(201);
+    const { identity } = response.body;
+    expect(identity).toEqual({
+      _id: expect.stringMatching(ULID),
+      external_id: "user_create_1",
+      workspace_id: expect.any(String),
+      display_name: "Ada Lovelace",
+      email: "ada@example.com",
+      avatar_url: "https://example.com/ada.png",
+      tags: ["enterprise", "beta"],
+      metadata: { plan: "enterprise", region: "eu" },
+      created: expect.stringMatching(ISO),
+      updated: expect.stringMatching(ISO),
+    });
+    expect(response.headers.get("location")).toBe(`/v2/identities/${identity._id}`);
+    expect(stored("user_create_1")).toEqual(identity);
+  });
+
+  it("omits optional fields that were not sent", async () => {
+    const identity = await createIdentity("user_minimal");
+    expect(Object.keys(identity).sort()).toEqual(["_id", "created", "external_id", "updated", "workspace_id"]);
+  });
+
+  it("answers 409 when the external_id already exists, and keeps the first identity", async () => {
+    const first = await createIdentity("auth0|dup", { display_name: "First" });
+    const response = await call<{ error: unknown }>("POST", "/v2/identities", {
+      body: { external_id: "auth0|dup", display_name: "Second" },
+    });
+    expect(response.status).toBe(409);
+    expect(typeof response.body.error).toBe("string");
+    expect(stored("auth0|dup")).toEqual(first);
+  });
+
+  it("accepts an external_id of exactly 120 characters", async () => {
+    await createIdentity("e".repeat(120));
+  });
+
+  it.each([
+    ["null display_name", { external_id: "v_null", display_name: null }, "display_name: must be a string (omit the field instead of sending null)"],
+    ["null email", { external_id: "v_null_email", email: null }, "email: must be a string (omit the field instead of sending null)"],
+    ["over-long external_id", { external_id: "x".repeat(121) }, "external_id: must be 1-120 characters"],
+    ["empty external_id", { external_id: "" }, "external_id: must be 1-120 characters"],
+    ["missing external_id", { display_name: "Nobody" }, "external_id: required"],
+    ["numeric external_id", { external_id: 42 }, "external_id: must be a string"],
+    ["unknown field", { external_id: "v_unknown", provider: "clerk" }, "provider: unknown field"],
+    ["tags not strings", { external_id: "v_tags", tags: ["ok", 1] }, "tags: must contain only strings of 1-256 characters"],
+    ["metadata as an array", { external_id: "v_meta", metadata: ["a"] }, "metadata: must be a JSON object"],
+    ["over-long display_name", { external_id: "v_long", display_name: "n".repeat(1025) }, "display_name: must be at most 1024 characters"],
+    ["a body that is not an object", ["v_array"], "body: must be a JSON object"],
+  ])("rejects %s with 422 validation_error and stores nothing", async (_case, body, message) => {
+    const before = emulator.identities().length;
+    const response = await call("POST", "/v2/identities", { body });
+    expect(response.status).toBe(422);
+    expect(response.body).toEqual({ error: { code: "validation_error", message } });
+    expect(emulator.identities()).toHaveLength(before);
+  });
+
+  it("answers 400 on malformed JSON", async () => {
+    const response = await call("POST", "/v2/identities", { rawBody: '{"external_id": "v_bad"' });
+    expect(response.status).toBe(400);
+    expect(stored("v_bad")).toBeUndefined();
+  });
+});
+
+describe("GET /v2/identities/{id}", () => {
+  it("finds an identity by percent-encoded external_id (auth0|…) and by _id", async () => {
+    const identity = await createIdentity("auth0|retrieve", { email: "r@example.com" });
+    expect(itemPath("auth0|retrieve")).toBe("/v2/identities/auth0%7Cretrieve");
+    for (const path of [itemPath("auth0|retrieve"), `/v2/identities/${identity._id}`]) {
+      const response = await call("GET", path);
+      expect(response.status).toBe(200);
+      expect(response.body).toEqual({ identity });
+    }
+  });
+
+  it("answers 404 for an unknown identity", async () => {
+    const response = await call("GET", itemPath("auth0|nobody"));
+    expect(response.status).toBe(404);
+    expect(response.body).toEqual({ error: expect.any(String) });
+  });
+});
+
+describe("PATCH /v2/identities/{id}", () => {
+  it("replaces tags and metadata wholesale and keeps the fields it was not sent", async () => {
+    const created = await createIdentity("auth0|patch", {
+      display_name: "Before",
+      email: "keep@example.com",
+      tags: ["a", "b"],
+      metadata: { plan: "free", region: "eu" },
+    });
+    const response = await call<{ identity: EmulatedIdentity }>("PATCH", itemPath("auth0|patch"), {
+      body: { display_name: "After", tags: ["c"], metadata: { plan: "pro" } },
+    });
+    expect(response.status).toBe(200);
+    expect(response.body.identity).toEqual({
+      ...created,
+      display_name: "After",
+      tags: ["c"],
+      metadata: { plan: "pro" },
+      updated: expect.stringMatching(ISO),
+    });
+    expect(stored("auth0|patch")).toEqual(response.body.identity);
+
+    const cleared = await call<{ identity: EmulatedIdentity }>("PATCH", `/v2/identities/${created._id}`, { body: { tags: [] } });
+    expect(cleared.body.identity.tags).toEqual([]);
+    expect(cleared.body.identity.email).toBe("keep@example.com");
+  });
+
+  it.each([
+    ["external_id", { external_id: "auth0|other" }, "external_id: cannot be updated"],
+    ["null", { email: null }, "email: must be a string (omit the field instead of sending null)"],
+    ["an unknown field", { last_seen: "yesterday" }, "last_seen: unknown field"],
+  ])("rejects %s with 422 and changes nothing", async (_case, body, message) => {
+    const identity = await createIdentity(`auth0|patch-reject-${_case}`, { email: "same@example.com" });
+    const response = await call("PATCH", itemPath(identity.external_id), { body });
+    expect(response.status).toBe(422);
+    expect(response.body).toEqual({ error: { code: "validation_error", message } });
+    expect(stored(identity.external_id)).toEqual(identity);
+  });
+
+  it("answers 404 for an unknown identity", async () => {
+    const response = await call("PATCH", itemPath("auth0|patch-nobody"), { body: { display_name: "x" } });
+    expect(response.status).toBe(404);
+  });
+});
+
+describe("DELETE /v2/identities/{id}", () => {
+  it("answers 200 {} and the identity is gone: GET and a second DELETE answer 404", async () => {
+    await createIdentity("auth0|delete");
+    const response = await call("DELETE", itemPath("auth0|delete"));
+    expect(response.status).toBe(200);
+    expect(response.body).toEqual({});
+    expect(stored("auth0|delete")).toBeUndefined();
+    expect((await call("GET", itemPath("auth0|delete"))).status).toBe(404);
+    expect((await call("DELETE", itemPath("auth0|delete"))).status).toBe(404);
+  });
+
+  it("frees the external_id for a new identity", async () => {
+    const first = await createIdentity("auth0|recreate");
+    await call("DELETE", `/v2/identities/${first._id}`);
+    const second = await createIdentity("auth0|recreate");
+    expect(second._id).not.toBe(first._id);
+  });
+});
+
+describe("GET /v2/identities", () => {
+  type Page = { object: string; data: EmulatedIdentity[]; has_more: boolean };
+
+  it("pages in creation order with limit and starting_after / ending_before", async () => {
+    const created: EmulatedIdentity[] = [];
+    for (let i = 0; i < 5; i++) created.push(await createIdentity(`list-page-${i}`));
+    const ids = created.map((identity) => identity.external_id);
+
+    const first = await call<Page>("GET", "/v2/identities?search=list-page-&limit=2");
+    expect(first.status).toBe(200);
+    expect(first.body.object).toBe("list");
+    expect(first.body.data.map((identity) => identity.external_id)).toEqual(ids.slice(0, 2));
+    expect(first.body.has_more).toBe(true);
+
+    const second = await call<Page>("GET", `/v2/identities?search=list-page-&limit=2&starting_after=${first.body.data[1]?._id}`);
+    expect(second.body.data.map((identity) => identity.external_id)).toEqual(ids.slice(2, 4));
+    expect(second.body.has_more).toBe(true);
+
+    const last = await call<Page>("GET", `/v2/identities?search=list-page-&limit=2&starting_after=${second.body.data[1]?._id}`);
+    expect(last.body.data.map((identity) => identity.external_id)).toEqual(ids.slice(4));
+    expect(last.body.has_more).toBe(false);
+
+    const back = await call<Page>("GET", `/v2/identities?search=list-page-&limit=2&ending_before=${created[4]?._id}`);
+    expect(back.body.data.map((identity) => identity.external_id)).toEqual(ids.slice(2, 4));
+    expect(back.body.has_more).toBe(true);
+  });
+
+  it("searches external_id, display_name and email case-insensitively", async () => {
+    await createIdentity("list-search-1", { display_name: "Grace HOPPER" });
+    await createIdentity("list-search-2", { email: "hopper@navy.example" });
+    await createIdentity("LIST-SEARCH-HOPPER-3");
+    await createIdentity("list-search-4", { display_name: "Someone else" });
+    const response = await call<Page>("GET", "/v2/identities?search=hopper");
+    expect(response.body.data.map((identity) => identity.external_id)).toEqual([
+      "list-search-1",
+      "list-search-2",
+      "LIST-SEARCH-HOPPER-3",
+    ]);
+  });
+
+  it("rejects a limit outside 1..200 with 422", async () => {
+    expect((await call("GET", "/v2/identities?limit=0")).status).toBe(422);
+    expect((await call("GET", "/v2/identities?limit=abc")).status).toBe(422);
+  });
+});
+
+describe("unknown routes", () => {
+  it("answers 404 JSON", async () => {
+    for (const [method, path] of [["GET", "/v2/contacts"], ["PUT", itemPath("auth0|x")], ["GET", "/"]] as const) {
+      const response = await call(method, path);
+      expect(response.status).toBe(404);
+      expect(response.body).toEqual({ error: expect.any(String) });
+    }
+  });
+});
+
+describe("request log", () => {
+  it("logs every /v2 request, with the external_id resolved from an _id path", async () => {
+    const identity = await createIdentity("auth0|logged", { display_name: "Logged" });
+    await call("GET", `/v2/identities/${identity._id}`);
+    await call("PATCH", itemPath("auth0|logged"), { body: { email: "l@example.com" } });
+    await call("DELETE", itemPath("auth0|logged"));
+
+    const response = await call<{ requests: LoggedRequest[] }>("GET", `/__emulator/requests?external_id=${encodeURIComponent("auth0|logged")}`, {
+      key: null,
+    });
+    expect(response.body.requests).toEqual([
+      { at: expect.any(Number), method: "POST", path: "/v2/identities", externalId: "auth0|logged", status: 201, body: { external_id: "auth0|logged", display_name: "Logged" } },
+      { at: expect.any(Number), method: "GET", path: `/v2/identities/${identity._id}`, externalId: "auth0|logged", status: 200 },
+      { at: expect.any(Number), method: "PATCH", path: "/v2/identities/auth0%7Clogged", externalId: "auth0|logged", status: 200, body: { email: "l@example.com" } },
+      { at: expect.any(Number), method: "DELETE", path: "/v2/identities/auth0%7Clogged", externalId: "auth0|logged", status: 200 },
+    ]);
+    expect(emulator.requests().filter((entry) => entry.externalId === "auth0|logged")).toEqual(response.body.requests);
+  });
+
+  it("logs rejected requests too", async () => {
+    await call("POST", "/v2/identities", { key: "wrong", body: { external_id: "auth0|unauthorized" } });
+    expect(lastLogged("auth0|unauthorized")).toMatchObject({ method: "POST", status: 401 });
+  });
+});
+
+describe("control API", () => {
+  it("shows the current identities, one by percent-encoded external_id, without auth", async () => {
+    const identity = await createIdentity("auth0|control");
+    const all = await call<{ identities: EmulatedIdentity[] }>("GET", "/__emulator/identities", { key: null });
+    expect(all.body.identities).toContainEqual(identity);
+    const one = await call("GET", `/__emulator/identities/${encodeURIComponent("auth0|control")}`, { key: null });
+    expect(one.status).toBe(200);
+    expect(one.body).toEqual(identity);
+    expect((await call("GET", "/__emulator/identities/auth0%7Cmissing", { key: null })).status).toBe(404);
+  });
+
+  it("PUT /__emulator/faults installs rules, GET shows them, malformed rules get 422", async () => {
+    const rules = [{ externalIdPrefix: "ctl|", method: "POST", times: 2, faults: [{ status: 503 }] }];
+    const put = await call("PUT", "/__emulator/faults", { key: null, body: { rules } });
+    expect(put.status).toBe(200);
+    expect((await call("GET", "/__emulator/faults", { key: null })).body).toEqual({ rules: [{ ...rules[0], fired: 0 }] });
+
+    const bad = await call("PUT", "/__emulator/faults", { key: null, body: { rules: [{ faults: [{ status: 418 }] }] } });
+    expect(bad.status).toBe(422);
+    expect(() => emulator.setFaults([{ rate: 2, faults: [{ drop: true }] }])).toThrow(TypeError);
+    await call("PUT", "/__emulator/faults", { key: null, body: { rules: [] } });
+  });
+});
+
+describe("faults", () => {
+  afterEach(() => emulator.setFaults([]));
+
+  const statuses: FaultStatus[] = [500, 502, 503, 401, 403, 429, 400, 422];
+  it.each(statuses)("a %i fault answers instead of the API, leaves state unchanged, and is logged", async (status) => {
+    const externalId = `fault-${status}|user`;
+    emulator.setFaults([{ externalIdPrefix: `fault-${status}|`, method: "POST", times: 1, faults: [{ status }] }]);
+
+    const faulted = await call("POST", "/v2/identities", { body: { external_id: externalId } });
+    expect(faulted.status).toBe(status);
+    expect(stored(externalId)).toBeUndefined();
+    expect(lastLogged(externalId)).toMatchObject({ method: "POST", status, fault: true });
+
+    await createIdentity(externalId); // the rule is spent after one firing
+  });
+
+  it("sends Retry-After with a 429 that has retryAfter, and an HTML page with a 502", async () => {
+    emulator.setFaults([
+      { externalIdPrefix: "fault-429-retry|", faults: [{ status: 429, retryAfter: 7 }] },
+      { externalIdPrefix: "fault-502-html|", faults: [{ status: 502 }] },
+    ]);
+    const limited = await call("GET", itemPath("fault-429-retry|user"));
+    expect(limited.status).toBe(429);
+    expect(limited.headers.get("retry-after")).toBe("7");
+    const gateway = await call("GET", itemPath("fault-502-html|user"));
+    expect(gateway.headers.get("content-type")).toMatch(/^text\/html/);
+    expect(gateway.body).toContain("502 Bad Gateway");
+  });
+
+  it("a hang fault never answers: the client times out and nothing is created", async () => {
+    emulator.setFaults([{ externalIdPrefix: "fault-hang|", faults: [{ hang: true }] }]);
+    const request = call("POST", "/v2/identities", {
+      body: { external_id: "fault-hang|user" },
+      signal: AbortSignal.timeout(300),
+    });
+    await expect(request).rejects.toMatchObject({ name: "TimeoutError" });
+    expect(stored("fault-hang|user")).toBeUndefined();
+    expect(lastLogged("fault-hang|user")).toMatchObject({ status: "hang", fault: true });
+  });
+
+  it("a drop fault destroys the socket without a response", async () => {
+    emulator.setFaults([{ externalIdPrefix: "fault-drop|", faults: [{ drop: true }] }]);
+    await expect(call("POST", "/v2/identities", { body: { external_id: "fault-drop|user" } })).rejects.toThrow(TypeError);
+    expect(stored("fault-drop|user")).toBeUndefined();
+    expect(lastLogged("fault-drop|user")).toMatchObject({ status: "drop", fault: true });
+  });
+
+  it("fires only for requests matching its externalIdPrefix and method", async () => {
+    const target = await createIdentity("scope-a|user");
+    emulator.setFaults([{ externalIdPrefix: "scope-a|", method: "GET", faults: [{ status: 500 }] }]);
+
+    expect((await call("GET", itemPath("scope-a|user"))).status).toBe(500);
+    // A path by _id matches through the resolved external_id.
+    expect((await call("GET", `/v2/identities/${target._id}`)).status).toBe(500);
+    expect((await call("PATCH", itemPath("scope-a|user"), { body: { display_name: "x" } })).status).toBe(200);
+    await createIdentity("scope-b|user");
+    expect((await call("GET", itemPath("scope-b|user"))).status).toBe(200);
+    // Without an external id (the list endpoint) a prefixed rule cannot match.
+    expect((await call("GET", "/v2/identities?limit=1")).status).toBe(200);
+  });
+
+  it("fires `times` times, then is spent, as GET /__emulator/faults shows", async () => {
+    emulator.setFaults([{ externalIdPrefix: "times|", times: 2, faults: [{ status: 503 }] }]);
+    const statuses: number[] = [];
+    for (let i = 0; i < 3; i++) statuses.push((await call("POST", "/v2/identities", { body: { external_id: "times|user" } })).status);
+    expect(statuses).toEqual([503, 503, 201]);
+    const rules = await call<{ rules: { fired: number }[] }>("GET", "/__emulator/faults", { key: null });
+    expect(rules.body.rules[0]?.fired).toBe(2);
+  });
+
+  it("cycles through a rule's faults in order", async () => {
+    emulator.setFaults([{ externalIdPrefix: "cycle|", faults: [{ status: 500 }, { status: 429 }, { status: 403 }] }]);
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i++) statuses.push((await call("GET", itemPath("cycle|user"))).status);
+    expect(statuses).toEqual([500, 429, 403, 500]);
+  });
+
+  it("fires with probability `rate`: never at 0, always at 1", async () => {
+    emulator.setFaults([
+      { externalIdPrefix: "rate|", rate: 0, faults: [{ status: 500 }] },
+      { externalIdPrefix: "rate|", method: "PATCH", rate: 1, faults: [{ status: 502 }] },
+    ]);
+    await createIdentity("rate|user");
+    for (let i = 0; i < 20; i++) expect((await call("GET", itemPath("rate|user"))).status).toBe(200);
+    expect((await call("PATCH", itemPath("rate|user"), { body: {} })).status).toBe(502);
+  });
+
+  it("counts injected faults by kind in GET /__emulator/stats", async () => {
+    const stats = async () => (await call<EmulatorStats>("GET", "/__emulator/stats", { key: null })).body;
+    const before = await stats();
+    emulator.setFaults([{ externalIdPrefix: "stats|", times: 3, faults: [{ status: 503 }, { status: 503 }, { drop: true }] }]);
+    await call("GET", itemPath("stats|user"));
+    await call("GET", itemPath("stats|user"));
+    await expect(call("GET", itemPath("stats|user"))).rejects.toThrow(TypeError);
+    const after = await stats();
+    expect(after.faults["503"] - before.faults["503"]).toBe(2);
+    expect(after.faults.drop - before.faults.drop).toBe(1);
+    expect(after.requests - before.requests).toBe(3);
+    expect(after.identities).toBe(emulator.identities().length);
+  });
+});
+
+describe("lifecycle", () => {
+  it("close() ends hung requests instead of waiting for them", async () => {
+    const local = await startOrqEmulator({ quiet: true });
+    local.setFaults([{ faults: [{ hang: true }] }]);
+    const hung = call("GET", "/v2/identities", { on: local, key: "k" });
+    hung.catch(() => {}); // asserted below; avoid an unhandled rejection in between
+    await expect.poll(() => local.requests().length).toBe(1);
+
+    const started = Date.now();
+    await local.close();
+    expect(Date.now() - started).toBeLessThan(1000);
+    await expect(hung).rejects.toThrow(TypeError);
+  });
+
+  it("POST /__emulator/reset clears identities, the request log and fault rules", async () => {
+    const local = await startOrqEmulator({ quiet: true });
+    try {
+      await call("POST", "/v2/identities", { on: local, key: "k", body: { external_id: "reset|user" } });
+      local.setFaults([{ faults: [{ status: 500 }] }]);
+      expect((await call("POST", "/__emulator/reset", { on: local, key: null })).status).toBe(200);
+      expect(local.identities()).toEqual([]);
+      expect(local.requests()).toEqual([]);
+      expect((await call("GET", "/v2/identities", { on: local, key: "k" })).status).toBe(200);
+    } finally {
+      await local.close();
+    }
+  });
+});

@@ -1,0 +1,151 @@
+import { env, exports } from "cloudflare:workers";
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { Webhook } from "svix";
+import type { IdentityStatus } from "../../src/record/identity-sync";
+import { DEV_SECRETS } from "../support/secrets";
+import auth0Created from "../fixtures/auth0/user.created.json";
+import auth0Deleted from "../fixtures/auth0/user.deleted.json";
+import auth0Updated from "../fixtures/auth0/user.updated.json";
+import clerkCreated from "../fixtures/clerk/user.created.json";
+import clerkDeleted from "../fixtures/clerk/user.deleted.json";
+import clerkUpdated from "../fixtures/clerk/user.updated.json";
+
+/** Documented example payloads (test/fixtures, copied from ../shared/reference), fresh copies. */
+export const fixtures = {
+  clerk: { "user.created": clerkCreated, "user.updated": clerkUpdated, "user.deleted": clerkDeleted },
+  auth0: { "user.created": auth0Created, "user.updated": auth0Updated, "user.deleted": auth0Deleted },
+};
+export type ClerkEventType = keyof typeof fixtures.clerk;
+
+// biome-ignore lint: test payloads are free-form JSON
+export type Json = any;
+
+export function clerkEvent(type: ClerkEventType, userId: string, patch: (payload: Json) => void = () => {}): Json {
+  const payload = structuredClone(fixtures.clerk[type]) as Json;
+  payload.data.id = userId;
+  patch(payload);
+  return payload;
+}
+
+export function auth0Event(type: keyof typeof fixtures.auth0, userId: string, patch: (payload: Json) => void = () => {}): Json {
+  const payload = structuredClone(fixtures.auth0[type]) as Json;
+  payload.id = `evt_${crypto.randomUUID()}`;
+  payload.data.object.user_id = userId;
+  patch(payload);
+  return payload;
+}
+
+/** A unique user id per test, so tests never share an identity in the shared emulator. */
+export function uniqueId(prefix: string): string {
+  return `${prefix}_${crypto.randomUUID().replaceAll("-", "").slice(0, 20)}`;
+}
+
+export interface SignOptions {
+  id?: string;
+  /** Seconds since epoch; defaults to now. */
+  timestamp?: number;
+  secret?: string;
+}
+
+/** Headers exactly as Svix sends them, signed with the svix library (not the bridge's code). */
+export function svixHeaders(body: string, options: SignOptions = {}): Record<string, string> {
+  const id = options.id ?? `msg_${crypto.randomUUID()}`;
+  const timestamp = options.timestamp ?? Math.floor(Date.now() / 1000);
+  const signature = new Webhook(options.secret ?? DEV_SECRETS.CLERK_WEBHOOK_SIGNING_SECRET).sign(id, new Date(timestamp * 1000), body);
+  return {
+    "content-type": "application/json",
+    "svix-id": id,
+    "svix-timestamp": String(timestamp),
+    "svix-signature": signature,
+  };
+}
+
+export function postClerk(payload: Json, options: SignOptions = {}): Promise<Response> {
+  const body = typeof payload === "string" ? payload : JSON.stringify(payload);
+  return callBridge("/webhooks/clerk", { method: "POST", headers: svixHeaders(body, options), body });
+}
+
+export function postAuth0(payload: Json, token: string = DEV_SECRETS.AUTH0_WEBHOOK_TOKEN): Promise<Response> {
+  const body = typeof payload === "string" ? payload : JSON.stringify(payload);
+  return callBridge("/webhooks/auth0", {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+    body,
+  });
+}
+
+export function callBridge(path: string, init?: RequestInit): Promise<Response> {
+  return exports.default.fetch(new Request(`https://bridge.test${path}`, init));
+}
+
+// ---- the orq.ai emulator ----
+
+export async function emulator<T = Json>(path: string, init?: RequestInit): Promise<T> {
+  const response = await fetch(`${env.ORQ_API_URL}${path}`, init);
+  if (!response.ok && response.status !== 404) throw new Error(`emulator ${path}: ${response.status}`);
+  return (response.status === 404 ? null : await response.json()) as T;
+}
+
+export function orqIdentity(externalId: string): Promise<Json | null> {
+  return emulator(`/__emulator/identities/${encodeURIComponent(externalId)}`);
+}
+
+/** Writes (POST/PATCH/DELETE) the emulator received for one external id. */
+export async function orqWrites(externalId: string): Promise<Json[]> {
+  const { requests } = await emulator<{ requests: Json[] }>(`/__emulator/requests?external_id=${encodeURIComponent(externalId)}`);
+  return requests.filter((request: Json) => request.method !== "GET");
+}
+
+export interface FaultRule {
+  externalIdPrefix?: string;
+  method?: "POST" | "PATCH" | "DELETE" | "GET";
+  times?: number;
+  rate?: number;
+  faults: Array<{ status: number; retryAfter?: number } | { hang: true } | { drop: true }>;
+}
+
+/** Replaces the emulator's fault rules. Always scope them with externalIdPrefix: files run in parallel. */
+export async function addFaults(...rules: FaultRule[]): Promise<void> {
+  const { rules: current } = await emulator<{ rules: FaultRule[] }>("/__emulator/faults");
+  await emulator("/__emulator/faults", {
+    method: "PUT",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ rules: [...current.map(stripStats), ...rules] }),
+  });
+}
+
+function stripStats(rule: Json): FaultRule {
+  const { fired: _fired, ...rest } = rule;
+  return rest;
+}
+
+// ---- the identity's Durable Object ----
+
+function identityStub(provider: string, userId: string) {
+  return env.IDENTITY_SYNC.getByName(`${provider}:${userId}`);
+}
+
+export function inspectIdentity(provider: string, userId: string): Promise<IdentityStatus | null> {
+  return identityStub(provider, userId).inspect();
+}
+
+/**
+ * Runs the identity's delivery alarm now instead of waiting for its backoff, until nothing is
+ * pending or `maxRuns` attempts were made. Returns the final status.
+ */
+export async function deliverNow(provider: string, userId: string, maxRuns = 10): Promise<IdentityStatus | null> {
+  const stub = identityStub(provider, userId);
+  for (let run = 0; run < maxRuns; run++) {
+    const status = await stub.inspect();
+    if (!status || !status.pending || status.delivery === "failed") return status;
+    await runDurableObjectAlarm(stub);
+  }
+  return stub.inspect();
+}
+
+/** Moves the identity's first failure back in time, as if it had been failing for `ms`. */
+export function ageFailure(provider: string, userId: string, ms: number): Promise<void> {
+  return runInDurableObject(identityStub(provider, userId), (_instance, state) => {
+    state.storage.sql.exec("UPDATE state SET first_failure_at = first_failure_at - ?", ms);
+  });
+}
