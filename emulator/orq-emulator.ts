@@ -5,6 +5,9 @@
  * input (unknown fields, `null`, over-long values are rejected) so bridge bugs surface here instead of in production.
  * It can also inject faults (error statuses, hung requests, dropped sockets) to exercise the bridge's retries.
  *
+ * Control API (no auth): GET /__emulator/identities[/<external_id>], GET /__emulator/requests[?external_id=],
+ * GET /__emulator/stats, GET|PUT|POST(append) /__emulator/faults {rules}, DELETE /__emulator/faults[?externalIdPrefix=…], POST /__emulator/reset.
+ *
  * Node-only (node:http): never import it from src/, which runs on workerd.
  */
 import { randomBytes, randomUUID } from "node:crypto";
@@ -425,7 +428,18 @@ class FaultInjector {
   private injected = emptyFaultCounts();
 
   replace(rules: readonly FaultRule[]): void {
-    this.rules = rules.map((rule) => ({ ...structuredClone(rule), fired: 0 }));
+    this.rules = [];
+    this.append(rules);
+  }
+
+  /** Adds rules after the existing ones, whose `fired` counts are kept. */
+  append(rules: readonly FaultRule[]): void {
+    this.rules.push(...rules.map((rule) => ({ ...structuredClone(rule), fired: 0 })));
+  }
+
+  /** Drops the rules scoped to one prefix: orq.ai "recovers" for those users only. */
+  removePrefix(prefix: string): void {
+    this.rules = this.rules.filter((rule) => rule.externalIdPrefix !== prefix);
   }
 
   list(): FaultRuleState[] {
@@ -467,6 +481,7 @@ function ruleApplies(rule: FaultRuleState, method: string, externalId: string | 
 // The /v2 API
 // ---------------------------------------------------------------------------------------------------------------
 
+/** One request, body already read and parsed. */
 interface IncomingApiRequest {
   method: string;
   /** Raw request target, for the log. */
@@ -650,7 +665,15 @@ class EmulatorState {
     if (route === "GET /requests") return respond(200, { requests: this.requests(url.searchParams.get("external_id")) });
     if (route === "GET /stats") return respond(200, this.stats());
     if (route === "GET /faults") return respond(200, { rules: this.faults.list() });
-    if (route === "PUT /faults") return this.replaceFaults(body);
+    if (route === "PUT /faults") return this.installFaults(body, "replace");
+    // Append exists for test files running in parallel: GET-then-PUT would race and reset other rules' counts.
+    if (route === "POST /faults") return this.installFaults(body, "append");
+    if (route === "DELETE /faults") {
+      const prefix = url.searchParams.get("externalIdPrefix");
+      if (prefix) this.faults.removePrefix(prefix);
+      else this.faults.replace([]);
+      return respond(200, { rules: this.faults.list() });
+    }
     if (route === "POST /reset") {
       this.reset();
       return respond(200, {});
@@ -664,11 +687,11 @@ class EmulatorState {
     return notFound();
   }
 
-  private replaceFaults(body: ParsedBody): Reply {
+  private installFaults(body: ParsedBody, mode: "replace" | "append"): Reply {
     if (body.kind !== "json" || !isPlainObject(body.value)) return validationError("body: must be {\"rules\": [...]}");
     const problem = validateFaultRules(body.value.rules);
     if (problem) return validationError(problem);
-    this.faults.replace(body.value.rules as FaultRule[]);
+    this.faults[mode](body.value.rules as FaultRule[]);
     return respond(200, { rules: this.faults.list() });
   }
 }
@@ -683,25 +706,27 @@ async function readBody(req: IncomingMessage): Promise<string> {
   return Buffer.concat(chunks).toString("utf8");
 }
 
+/** Routes one request; `note` is what the console line adds after the status. */
+function dispatch(state: EmulatorState, request: IncomingApiRequest): { reply: Reply; note: string } {
+  const { pathname } = request.url;
+  if (pathname === "/v2" || pathname.startsWith("/v2/")) {
+    const { reply, entry } = state.serveApi(request);
+    const note = `${entry.externalId === undefined ? "" : ` ${entry.externalId}`}${entry.fault ? " (injected fault)" : ""}`;
+    return { reply, note };
+  }
+  if (pathname.startsWith(`${CONTROL_PREFIX}/`)) return { reply: state.serveControl(request.method, request.url, request.body), note: "" };
+  return { reply: notFound(), note: "" };
+}
+
 function createRequestListener(state: EmulatorState, print: (line: string) => void) {
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const method = req.method ?? "GET";
     const target = req.url ?? "/";
     const url = new URL(target, "http://emulator.invalid");
     const body = parseBody(await readBody(req));
-    let reply: Reply;
-    let suffix = "";
-    if (url.pathname === "/v2" || url.pathname.startsWith("/v2/")) {
-      const { reply: apiReply, entry } = state.serveApi({ method, target, url, headers: req.headers, body });
-      reply = apiReply;
-      suffix = `${entry.externalId === undefined ? "" : ` ${entry.externalId}`}${entry.fault ? " (injected fault)" : ""}`;
-    } else if (url.pathname.startsWith(`${CONTROL_PREFIX}/`)) {
-      reply = state.serveControl(method, url, body);
-    } else {
-      reply = notFound();
-    }
+    const { reply, note } = dispatch(state, { method, target, url, headers: req.headers, body });
     writeReply(res, reply);
-    print(`${method} ${target} ${statusOf(reply)}${suffix}`);
+    print(`${method} ${target} ${statusOf(reply)}${note}`);
   };
 }
 

@@ -1,7 +1,8 @@
 import { env, exports } from "cloudflare:workers";
-import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { createExecutionContext, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
+import { app } from "../../src/app";
 import { Webhook } from "svix";
-import type { IdentityStatus } from "../../src/record/identity-sync";
+import type { IdentitySync, IdentityStatus } from "../../src/record/identity-sync";
 import { DEV_SECRETS } from "../support/secrets";
 import auth0Created from "../fixtures/auth0/user.created.json";
 import auth0Deleted from "../fixtures/auth0/user.deleted.json";
@@ -78,6 +79,17 @@ export function callBridge(path: string, init?: RequestInit): Promise<Response> 
   return exports.default.fetch(new Request(`https://bridge.test${path}`, init));
 }
 
+/**
+ * Calls the bridge's Hono app with some bindings changed (another secret, another mapping), the
+ * rest as configured. Durable Objects are the real ones.
+ */
+export async function callBridgeWith(overrides: Record<string, string | undefined>, path: string, init?: RequestInit): Promise<Response> {
+  const ctx = createExecutionContext();
+  const response = await app.fetch(new Request(`https://bridge.test${path}`, init), { ...env, ...overrides }, ctx);
+  await waitOnExecutionContext(ctx);
+  return response;
+}
+
 // ---- the orq.ai emulator ----
 
 export async function emulator<T = Json>(path: string, init?: RequestInit): Promise<T> {
@@ -104,19 +116,18 @@ export interface FaultRule {
   faults: Array<{ status: number; retryAfter?: number } | { hang: true } | { drop: true }>;
 }
 
-/** Replaces the emulator's fault rules. Always scope them with externalIdPrefix: files run in parallel. */
+/** Adds fault rules to the emulator. Always scope them with externalIdPrefix: files run in parallel. */
 export async function addFaults(...rules: FaultRule[]): Promise<void> {
-  const { rules: current } = await emulator<{ rules: FaultRule[] }>("/__emulator/faults");
   await emulator("/__emulator/faults", {
-    method: "PUT",
+    method: "POST",
     headers: { "content-type": "application/json" },
-    body: JSON.stringify({ rules: [...current.map(stripStats), ...rules] }),
+    body: JSON.stringify({ rules }),
   });
 }
 
-function stripStats(rule: Json): FaultRule {
-  const { fired: _fired, ...rest } = rule;
-  return rest;
+/** Removes the fault rules of one prefix (orq.ai "recovers" for those users). */
+export async function clearFaults(externalIdPrefix: string): Promise<void> {
+  await emulator(`/__emulator/faults?externalIdPrefix=${encodeURIComponent(externalIdPrefix)}`, { method: "DELETE" });
 }
 
 // ---- the identity's Durable Object ----
@@ -130,17 +141,37 @@ export function inspectIdentity(provider: string, userId: string): Promise<Ident
 }
 
 /**
- * Runs the identity's delivery alarm now instead of waiting for its backoff, until nothing is
- * pending or `maxRuns` attempts were made. Returns the final status.
+ * Drives delivery to a conclusion: runs the identity's alarm handler now instead of waiting for
+ * its backoff, until nothing is pending, delivery failed for good, or `maxRuns` runs were made.
  */
-export async function deliverNow(provider: string, userId: string, maxRuns = 10): Promise<IdentityStatus | null> {
+export async function deliverNow(provider: string, userId: string, maxRuns = 10, budgetMs = 15_000): Promise<IdentityStatus | null> {
   const stub = identityStub(provider, userId);
-  for (let run = 0; run < maxRuns; run++) {
+  const deadline = Date.now() + budgetMs;
+  for (let runs = 0; runs < maxRuns && Date.now() < deadline; ) {
     const status = await stub.inspect();
     if (!status || !status.pending || status.delivery === "failed") return status;
-    await runDurableObjectAlarm(stub);
+    // alarm() joins a delivery already in flight, so this never races the alarm that fired by itself.
+    await runInDurableObject(stub, (instance: IdentitySync) => instance.alarm());
+    runs++;
   }
   return stub.inspect();
+}
+
+/** Polls the identity's state until `predicate` holds (the alarm runs by itself meanwhile). */
+export async function waitForState(
+  provider: string,
+  userId: string,
+  predicate: (status: IdentityStatus) => boolean,
+  budgetMs = 10_000,
+): Promise<IdentityStatus> {
+  const stub = identityStub(provider, userId);
+  const deadline = Date.now() + budgetMs;
+  for (;;) {
+    const status = await stub.inspect();
+    if (status && predicate(status)) return status;
+    if (Date.now() > deadline) throw new Error(`identity ${provider}:${userId} never reached the expected state: ${JSON.stringify(status)}`);
+    await scheduler.wait(20);
+  }
 }
 
 /** Moves the identity's first failure back in time, as if it had been failing for `ms`. */

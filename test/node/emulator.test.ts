@@ -6,7 +6,7 @@ import {
   type FaultStatus,
   type LoggedRequest,
   type OrqEmulator,
-} from "../emulator/orq-emulator";
+} from "../../emulator/orq-emulator";
 
 const KEY = "test-key";
 const ULID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
@@ -349,6 +349,25 @@ describe("control API", () => {
     expect(bad.status).toBe(422);
     expect(() => emulator.setFaults([{ rate: 2, faults: [{ drop: true }] }])).toThrow(TypeError);
     await call("PUT", "/__emulator/faults", { key: null, body: { rules: [] } });
+  });
+
+  it("POST /__emulator/faults appends rules and keeps the existing rules' fired counts", async () => {
+    emulator.setFaults([{ externalIdPrefix: "append-a|", times: 1, faults: [{ status: 500 }] }]);
+    expect((await call("GET", itemPath("append-a|user"))).status).toBe(500);
+    const post = await call("POST", "/__emulator/faults", {
+      key: null,
+      body: { rules: [{ externalIdPrefix: "append-b|", faults: [{ status: 503 }] }] },
+    });
+    expect(post.status).toBe(200);
+    expect(post.body).toEqual({
+      rules: [
+        { externalIdPrefix: "append-a|", times: 1, faults: [{ status: 500 }], fired: 1 },
+        { externalIdPrefix: "append-b|", faults: [{ status: 503 }], fired: 0 },
+      ],
+    });
+    expect((await call("GET", itemPath("append-a|user"))).status).toBe(404); // still spent
+    expect((await call("GET", itemPath("append-b|user"))).status).toBe(503);
+    emulator.setFaults([]);
   });
 });
 

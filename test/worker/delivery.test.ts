@@ -1,0 +1,194 @@
+import { describe, expect, it } from "vitest";
+import { RETRY_WINDOW_MS } from "../../src/deliver/backoff";
+import {
+  addFaults,
+  ageFailure,
+  callBridge,
+  clearFaults,
+  clerkEvent,
+  deliverNow,
+  inspectIdentity,
+  orqIdentity,
+  orqWrites,
+  postClerk,
+  uniqueId,
+  waitForState,
+} from "./harness";
+
+const at = (iso: string) => Date.parse(iso);
+
+/** A Clerk event whose user data changed at `updatedAt` (ms). */
+function clerkAt(type: "user.created" | "user.updated", userId: string, updatedAt: number, firstName: string) {
+  return clerkEvent(type, userId, (p) => {
+    p.timestamp = Math.floor(updatedAt / 1000);
+    p.data.updated_at = updatedAt;
+    p.data.first_name = firstName;
+  });
+}
+
+function clerkDeletedAt(userId: string, deletedAt: number) {
+  return clerkEvent("user.deleted", userId, (p) => {
+    p.timestamp = deletedAt;
+  });
+}
+
+describe("delivery guarantees", () => {
+  it("the same webhook delivered twice causes one orq write", async () => {
+    const userId = uniqueId("user");
+    const payload = clerkEvent("user.created", userId);
+    const first = await postClerk(payload, { id: "msg_dup_1" + userId });
+    const again = await postClerk(payload, { id: "msg_dup_1" + userId });
+    expect(await first.json()).toMatchObject({ status: "recorded" });
+    expect(again.status).toBe(200);
+    expect(await again.json()).toMatchObject({ status: "duplicate" });
+
+    await deliverNow("clerk", userId);
+    // A retry arriving after delivery is still a duplicate.
+    expect(await (await postClerk(payload, { id: "msg_dup_1" + userId })).json()).toMatchObject({ status: "duplicate" });
+    await deliverNow("clerk", userId);
+    expect(await orqWrites(userId)).toHaveLength(1);
+  });
+
+  it("events arriving out of order end with the newest data", async () => {
+    const userId = uniqueId("user");
+    const created = clerkAt("user.created", userId, at("2026-01-01T10:00:00Z"), "First");
+    const updated = clerkAt("user.updated", userId, at("2026-01-01T10:05:00Z"), "Newest");
+
+    expect(await (await postClerk(updated)).json()).toMatchObject({ status: "recorded" });
+    await deliverNow("clerk", userId);
+    expect(await (await postClerk(created)).json()).toMatchObject({ status: "stale" });
+    await deliverNow("clerk", userId);
+
+    expect(await orqIdentity(userId)).toMatchObject({ display_name: "Newest Doe Updated" });
+    expect(await orqWrites(userId)).toHaveLength(2); // PATCH 404 → POST; the stale creation wrote nothing
+  });
+
+  it("a deleted user is not brought back by an older (or late) update", async () => {
+    const userId = uniqueId("user");
+    await postClerk(clerkAt("user.created", userId, at("2026-01-01T10:00:00Z"), "Ada"));
+    await deliverNow("clerk", userId);
+    await postClerk(clerkDeletedAt(userId, at("2026-01-01T11:00:00Z")));
+    await deliverNow("clerk", userId);
+
+    const olderUpdate = await postClerk(clerkAt("user.updated", userId, at("2026-01-01T10:30:00Z"), "Stale"));
+    expect(await olderUpdate.json()).toMatchObject({ status: "stale" });
+    // Even an update stamped after the deletion (clock skew) does not resurrect the user.
+    const lateUpdate = await postClerk(clerkAt("user.updated", userId, at("2026-01-01T12:00:00Z"), "Zombie"));
+    expect(await lateUpdate.json()).toMatchObject({ status: "stale" });
+    await deliverNow("clerk", userId);
+
+    expect(await orqIdentity(userId)).toBeNull();
+    expect(await inspectIdentity("clerk", userId)).toMatchObject({ tombstone: true, delivery: "delivered" });
+    expect((await orqWrites(userId)).map((w) => w.method)).toEqual(["POST", "DELETE"]);
+  });
+
+  it("a deletion that arrives before the creation leaves no identity behind", async () => {
+    const userId = uniqueId("user");
+    await postClerk(clerkDeletedAt(userId, at("2026-01-01T11:00:00Z")));
+    await deliverNow("clerk", userId);
+    expect(await (await postClerk(clerkAt("user.created", userId, at("2026-01-01T10:00:00Z"), "Ada"))).json()).toMatchObject({
+      status: "stale",
+    });
+    await deliverNow("clerk", userId);
+    expect(await orqIdentity(userId)).toBeNull();
+  });
+
+  it("rides out an orq.ai outage (5xx, dropped connections, timeouts) and lands after recovery", async () => {
+    const userId = uniqueId("outage");
+    await addFaults({ externalIdPrefix: userId, times: 3, faults: [{ status: 503 }, { drop: true }, { status: 502 }] });
+    await postClerk(clerkEvent("user.created", userId));
+
+    const status = await deliverNow("clerk", userId);
+    expect(status).toMatchObject({ delivery: "delivered", pending: false });
+    expect(await orqIdentity(userId)).toMatchObject({ display_name: "John Doe" });
+    const statuses = (await orqWrites(userId)).map((w) => w.status);
+    expect(statuses.filter((s) => s === 201)).toHaveLength(1);
+    expect(statuses.length).toBe(4);
+  });
+
+  it("an orq call that hangs past the timeout is retried", async () => {
+    const userId = uniqueId("hang");
+    await addFaults({ externalIdPrefix: userId, times: 1, faults: [{ hang: true }] });
+    await postClerk(clerkEvent("user.created", userId));
+    // ORQ_TIMEOUT_MS is 2000 in the test config.
+    expect(await deliverNow("clerk", userId)).toMatchObject({ delivery: "delivered" });
+    expect(await orqIdentity(userId)).not.toBeNull();
+  });
+
+  it("honours Retry-After on 429 and records why it is waiting", async () => {
+    const userId = uniqueId("ratelimit");
+    await addFaults({ externalIdPrefix: userId, times: 1, faults: [{ status: 429, retryAfter: 120 }] });
+    const before = Date.now();
+    await postClerk(clerkEvent("user.created", userId));
+    const waiting = await waitForState("clerk", userId, (s) => s.delivery === "retrying");
+    expect(waiting).toMatchObject({ attempts: 1, lastStatus: 429, pending: true });
+    expect(waiting.nextAttemptAt!).toBeGreaterThanOrEqual(before + 120_000);
+    expect(await deliverNow("clerk", userId)).toMatchObject({ delivery: "delivered", attempts: 0 });
+  });
+
+  it("coalesces the updates that piled up during an outage into one write of the newest state", async () => {
+    const userId = uniqueId("coalesce");
+    await postClerk(clerkAt("user.created", userId, at("2026-02-01T10:00:00Z"), "V0"));
+    await deliverNow("clerk", userId);
+
+    await addFaults({ externalIdPrefix: userId, faults: [{ status: 503 }] });
+    const newest = at("2026-02-01T10:03:00Z");
+    for (const [minute, name] of [[1, "V1"], [2, "V2"], [3, "V3"]] as const) {
+      await postClerk(clerkAt("user.updated", userId, at("2026-02-01T10:00:00Z") + minute * 60_000, name));
+    }
+    // Retrying with the newest event recorded: the last failed attempt carried V3.
+    await waitForState("clerk", userId, (s) => s.delivery === "retrying" && s.lastEvent.occurredAt === newest);
+    await clearFaults(userId);
+    await deliverNow("clerk", userId);
+
+    const successfulWrites = (await orqWrites(userId)).filter((w) => w.status === 200 || w.status === 201);
+    expect(successfulWrites.map((w) => w.body?.display_name)).toEqual(["V0 Doe", "V3 Doe Updated"]);
+  });
+
+  it("a 422 from orq.ai is a permanent failure: recorded with its reason, not retried", async () => {
+    const userId = uniqueId("invalid");
+    await addFaults({ externalIdPrefix: userId, faults: [{ status: 422 }] });
+    await postClerk(clerkEvent("user.created", userId));
+    const status = await deliverNow("clerk", userId);
+    expect(status).toMatchObject({ delivery: "failed", lastStatus: 422, pending: true });
+    expect(status!.lastError).toMatch(/422/);
+    const calls = (await orqWrites(userId)).length;
+    expect(await deliverNow("clerk", userId)).toMatchObject({ delivery: "failed" });
+    expect((await orqWrites(userId)).length).toBe(calls);
+
+    const health = await (await callBridge("/health")).json<{ deliveries: { failed: number } }>();
+    expect(health.deliveries.failed).toBeGreaterThanOrEqual(1);
+    await clearFaults(userId);
+  });
+
+  it("gives up on a delivery failing for longer than the retry window, and keeps it", async () => {
+    const userId = uniqueId("giveup");
+    await addFaults({ externalIdPrefix: userId, faults: [{ status: 500 }] });
+    await postClerk(clerkEvent("user.created", userId));
+    await waitForState("clerk", userId, (s) => s.delivery === "retrying");
+    await ageFailure("clerk", userId, RETRY_WINDOW_MS + 1);
+    const status = await deliverNow("clerk", userId, 1);
+    expect(status).toMatchObject({ delivery: "failed", pending: true });
+    expect(status!.lastError).toMatch(/^gave up after \d+ attempts: orq.ai answered 500$/);
+    await clearFaults(userId);
+  });
+
+  it("a rejected orq.ai API key keeps the event, retries and shows on /health until fixed", async () => {
+    const userId = uniqueId("authfail");
+    await addFaults({ externalIdPrefix: userId, faults: [{ status: 401 }] });
+    await postClerk(clerkEvent("user.created", userId));
+    await waitForState("clerk", userId, (s) => s.delivery === "retrying" && s.lastStatus === 401);
+    // Auth failures never give up, however long they last.
+    await ageFailure("clerk", userId, RETRY_WINDOW_MS * 2);
+    expect(await deliverNow("clerk", userId, 1)).toMatchObject({ delivery: "retrying" });
+
+    const health = await (await callBridge("/health")).json<{ status: string; orq: { auth: string; reason: string } }>();
+    expect(health).toMatchObject({ status: "degraded", orq: { auth: "failing" } });
+    expect(health.orq.reason).toMatch(/ORQ_API_KEY/);
+
+    await clearFaults(userId);
+    expect(await deliverNow("clerk", userId)).toMatchObject({ delivery: "delivered" });
+    const recovered = await (await callBridge("/health")).json<{ orq: { auth: string } }>();
+    expect(recovered.orq.auth).toBe("ok");
+  });
+});
