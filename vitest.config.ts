@@ -33,7 +33,7 @@ export default defineConfig({
           name: "node",
           include: ["test/node/**/*.test.ts"],
           environment: "node",
-          globalSetup: ["test/support/orq-emulator.global.ts"],
+          globalSetup: ["test/support/orq-emulator.global.ts", "test/support/wrangler-dev.global.ts"],
           testTimeout: 60_000,
           hookTimeout: 90_000,
         },

@@ -1,0 +1,116 @@
+import { describe, expect, it } from "vitest";
+import pkg from "../../package.json";
+import { parseConfig } from "../../src/config";
+import { RETRY_BASE_MS, RETRY_CAP_MS, retryDelayMs } from "../../src/deliver/backoff";
+import { parseRetryAfter } from "../../src/deliver/orq-client";
+import { happenedAfter, joinName, toEpochMs } from "../../src/identity/identity-event";
+import { toOrqIdentity } from "../../src/identity/to-orq-identity";
+import { BRIDGE_VERSION } from "../../src/version";
+import { DEV_SECRETS } from "../support/secrets";
+
+describe("ordering", () => {
+  it("a later event wins; on the same instant deleted > updated > created", () => {
+    expect(happenedAfter({ occurredAt: 2, type: "created" }, { occurredAt: 1, type: "deleted" })).toBe(true);
+    expect(happenedAfter({ occurredAt: 1, type: "updated" }, { occurredAt: 2, type: "created" })).toBe(false);
+    expect(happenedAfter({ occurredAt: 5, type: "deleted" }, { occurredAt: 5, type: "updated" })).toBe(true);
+    expect(happenedAfter({ occurredAt: 5, type: "updated" }, { occurredAt: 5, type: "created" })).toBe(true);
+    expect(happenedAfter({ occurredAt: 5, type: "updated" }, { occurredAt: 5, type: "updated" })).toBe(false);
+  });
+
+  it("reads provider timestamps in seconds or milliseconds", () => {
+    expect(toEpochMs(1716883200)).toBe(1716883200000);
+    expect(toEpochMs(1716883200000)).toBe(1716883200000);
+  });
+
+  it("joins names without stray spaces", () => {
+    expect(joinName("Ada", " Lovelace ")).toBe("Ada Lovelace");
+    expect(joinName(null, "Lovelace")).toBe("Lovelace");
+    expect(joinName(" ", null)).toBeUndefined();
+  });
+});
+
+describe("retry schedule", () => {
+  it("grows exponentially from 2 s with jitter in the upper half, capped at 10 minutes", () => {
+    expect(retryDelayMs(1, 0, () => 0)).toBe(RETRY_BASE_MS / 2);
+    expect(retryDelayMs(1, 0, () => 1)).toBe(RETRY_BASE_MS);
+    expect(retryDelayMs(4, 0, () => 1)).toBe(RETRY_BASE_MS * 8);
+    expect(retryDelayMs(50, 0, () => 1)).toBe(RETRY_CAP_MS);
+    expect(retryDelayMs(50, 0, () => 0)).toBe(RETRY_CAP_MS / 2);
+  });
+
+  it("never retries sooner than Retry-After", () => {
+    expect(retryDelayMs(1, 30_000, () => 0)).toBe(30_000);
+    expect(parseRetryAfter("7")).toBe(7000);
+    expect(parseRetryAfter(new Date(Date.now() + 60_000).toUTCString())).toBeGreaterThan(58_000);
+    expect(parseRetryAfter("soon")).toBeUndefined();
+    expect(parseRetryAfter(null)).toBeUndefined();
+  });
+});
+
+describe("configuration", () => {
+  it("reports each invalid variable by name, never its value", () => {
+    const config = parseConfig({
+      ORQ_API_URL: "ftp://example.com",
+      ORQ_TIMEOUT_MS: "forever",
+      ORQ_METADATA_KEYS: "plan,provider",
+      CLERK_WEBHOOK_SIGNING_SECRET: "whsec_%%%secret-value%%%",
+      AUTH0_WEBHOOK_TOKEN: "short-token",
+    });
+    const byVariable = Object.fromEntries(config.problems.map((p) => [p.variable, p.problem]));
+    expect(Object.keys(byVariable).sort()).toEqual([
+      "AUTH0_WEBHOOK_TOKEN",
+      "CLERK_WEBHOOK_SIGNING_SECRET",
+      "ORQ_API_KEY",
+      "ORQ_API_URL",
+      "ORQ_METADATA_KEYS",
+      "ORQ_TIMEOUT_MS",
+    ]);
+    expect(JSON.stringify(config.problems)).not.toMatch(/secret-value|short-token|ftp:/);
+    // Bad values fall back to defaults; broken providers stay closed.
+    expect(config.orq).toMatchObject({ baseUrl: "https://api.orq.ai", timeoutMs: 10_000 });
+    expect(config.providers.get("clerk")?.status).toBe("invalid");
+    expect(config.providers.get("auth0")?.status).toBe("invalid");
+  });
+
+  it("accepts several rotation secrets separated by spaces or commas, and trims URLs", () => {
+    const config = parseConfig({
+      ...DEV_SECRETS,
+      CLERK_WEBHOOK_SIGNING_SECRET: `${DEV_SECRETS.CLERK_WEBHOOK_SIGNING_SECRET}, whsec_${btoa("another")}  whsec_${btoa("third")}`,
+      ORQ_API_URL: "https://my.orq.ai/",
+      ORQ_TAGS: " a, b ,,a",
+    });
+    expect(config.problems).toEqual([]);
+    expect(config.providers.get("clerk")?.status).toBe("configured");
+    expect(config.orq.baseUrl).toBe("https://my.orq.ai");
+    expect(config.mapping.tags).toEqual(["a", "b"]);
+  });
+
+  it("treats an empty variable as not set", () => {
+    const config = parseConfig({ ...DEV_SECRETS, AUTH0_WEBHOOK_TOKEN: "  " });
+    expect(config.providers.get("auth0")?.status).toBe("not_configured");
+  });
+});
+
+describe("mapping", () => {
+  it("omits absent fields and always sends complete tags and metadata", () => {
+    const identity = toOrqIdentity(
+      { provider: "clerk", eventId: "e", type: "updated", userId: "user_1", occurredAt: 1, profile: { publicMetadata: { plan: null, tier: "gold" } } },
+      { tags: ["x"], metadataKeys: ["plan", "tier", "missing"] },
+    );
+    expect(identity).toEqual({ external_id: "user_1", tags: ["clerk", "x"], metadata: { tier: "gold", provider: "clerk" } });
+  });
+
+  it("does not copy inherited or prototype keys from metadata", () => {
+    const publicMetadata = JSON.parse('{"__proto__": {"polluted": true}, "plan": "pro"}');
+    const identity = toOrqIdentity(
+      { provider: "clerk", eventId: "e", type: "created", userId: "u", occurredAt: 1, profile: { publicMetadata } },
+      { tags: [], metadataKeys: ["plan", "toString", "polluted"] },
+    );
+    expect(identity.metadata).toEqual({ plan: "pro", provider: "clerk" });
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+});
+
+it("reports the package version", () => {
+  expect(BRIDGE_VERSION).toBe(pkg.version);
+});
