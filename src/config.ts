@@ -1,4 +1,4 @@
-import * as z from "zod";
+import * as z from "zod/mini";
 import { describeIssue } from "./describe-issue";
 import { RESERVED_METADATA_KEYS, type MappingOptions } from "./identity/to-orq-identity";
 import type { EnvValues, ProviderSetup } from "./providers/provider";
@@ -22,24 +22,24 @@ export interface BridgeConfig {
   problems: readonly ConfigProblem[];
 }
 
-const commaList = z
-  .string()
-  .optional()
-  .transform((value) => [...new Set((value ?? "").split(",").map((item) => item.trim()).filter(Boolean))]);
+const commaList = z.pipe(
+  z.optional(z.string()),
+  z.transform((value) => [...new Set((value ?? "").split(",").map((item) => item.trim()).filter(Boolean))]),
+);
 
-const metadataKeys = commaList.refine(
-  (keys) => keys.every((key) => !(RESERVED_METADATA_KEYS as readonly string[]).includes(key) && !["__proto__", "constructor", "prototype"].includes(key)),
-  `must not name ${RESERVED_METADATA_KEYS.join(", ")}, __proto__, constructor or prototype`,
+const forbiddenKeys = [...RESERVED_METADATA_KEYS, "__proto__", "constructor", "prototype"];
+const metadataKeys = commaList.check(
+  z.refine((keys) => keys.every((key) => !forbiddenKeys.includes(key)), `must not name ${forbiddenKeys.join(", ")}`),
 );
 
 /** Each variable with its default; a bad value falls back to the default and is reported. */
 const settings = {
-  ORQ_API_URL: z
-    .url({ protocol: /^https?$/ })
-    .default("https://api.orq.ai")
-    .transform((url) => url.replace(/\/+$/, "")),
-  ORQ_API_KEY: z.string().trim().min(1).optional(),
-  ORQ_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(10_000),
+  ORQ_API_URL: z.pipe(
+    z._default(z.url({ protocol: /^https?$/ }), "https://api.orq.ai"),
+    z.transform((url) => url.replace(/\/+$/, "")),
+  ),
+  ORQ_API_KEY: z.optional(z.string()),
+  ORQ_TIMEOUT_MS: z._default(z.pipe(z.coerce.number(), z.int().check(z.gte(100), z.lte(60_000))), 10_000),
   ORQ_TAGS: commaList,
   ORQ_METADATA_KEYS: metadataKeys,
 };
@@ -64,12 +64,12 @@ export function parseConfig(env: EnvValues): BridgeConfig {
   const values = {} as Record<string, unknown>;
   for (const [variable, schema] of Object.entries(settings)) {
     const raw = typeof env[variable] === "string" && (env[variable] as string).trim() === "" ? undefined : env[variable];
-    const parsed = (schema as z.ZodType).safeParse(raw);
+    const parsed = (schema as z.ZodMiniType).safeParse(raw);
     if (parsed.success) {
       values[variable] = parsed.data;
     } else {
       problems.push({ variable, problem: describeIssue(parsed.error) });
-      values[variable] = (schema as z.ZodType).parse(undefined);
+      values[variable] = (schema as z.ZodMiniType).parse(undefined);
     }
   }
   const read = values as Settings;

@@ -1,4 +1,4 @@
-import * as z from "zod";
+import * as z from "zod/mini";
 
 /**
  * Request bodies of the orq.ai identities API, mirroring `CreateIdentityRequest` and
@@ -8,20 +8,19 @@ import * as z from "zod";
 export const ORQ_EXTERNAL_ID_MAX = 120;
 
 const profileFields = {
-  display_name: z.string().optional(),
-  email: z.string().optional(),
-  avatar_url: z.string().optional(),
-  tags: z.array(z.string()).optional(),
-  metadata: z.record(z.string(), z.unknown()).optional(),
+  display_name: z.optional(z.string()),
+  email: z.optional(z.string()),
+  avatar_url: z.optional(z.string()),
+  tags: z.optional(z.array(z.string())),
+  metadata: z.optional(z.record(z.string(), z.unknown())),
 };
 
-export const CreateIdentityRequest = z.strictObject({
-  external_id: z
-    .string()
-    .min(1, "must not be empty")
-    .max(ORQ_EXTERNAL_ID_MAX, `is longer than ${ORQ_EXTERNAL_ID_MAX} characters, orq.ai's limit`),
-  ...profileFields,
-});
+export const ExternalId = z.string().check(
+  z.minLength(1, "must not be empty"),
+  z.maxLength(ORQ_EXTERNAL_ID_MAX, `is longer than ${ORQ_EXTERNAL_ID_MAX} characters, orq.ai's limit`),
+);
+
+export const CreateIdentityRequest = z.strictObject({ external_id: ExternalId, ...profileFields });
 export type CreateIdentityRequest = z.infer<typeof CreateIdentityRequest>;
 
 export const UpdateIdentityRequest = z.strictObject(profileFields);

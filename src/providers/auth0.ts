@@ -1,4 +1,4 @@
-import * as z from "zod";
+import * as z from "zod/mini";
 import { firstPresent, isoToEpochMs, joinName } from "../identity/identity-event";
 import { createBearerTokenVerifier } from "../verify/bearer-token";
 import { UserId, metadataObject, optionalString, parseHandledEvent, readBinding, type WebhookProvider } from "./provider";
@@ -26,7 +26,7 @@ const Auth0User = z.object({
 
 const cloudEvent = z.object({
   type: z.string(),
-  id: z.string().min(1, "must not be empty"),
+  id: z.string().check(z.minLength(1, "must not be empty")),
   time: z.iso.datetime({ offset: true }),
   data: z.object({ object: Auth0User }),
 });

@@ -1,7 +1,7 @@
-import * as z from "zod";
+import * as z from "zod/mini";
 import { firstPresent, joinName, toEpochMs } from "../identity/identity-event";
 import { createSvixVerifier, decodeSvixSecret } from "../verify/svix";
-import { UserId, metadataObject, optionalString, parseHandledEvent, readBinding, type WebhookProvider } from "./provider";
+import { UserId, metadataObject, optionalNumber, optionalString, parseHandledEvent, readBinding, type WebhookProvider } from "./provider";
 
 /**
  * Clerk, delivered by Svix. Payload shapes from Clerk's webhook OpenAPI
@@ -15,13 +15,13 @@ const ClerkUser = z.object({
   image_url: optionalString,
   profile_image_url: optionalString,
   primary_email_address_id: optionalString,
-  email_addresses: z.array(z.object({ id: z.string(), email_address: z.string() })).nullish(),
+  email_addresses: z.nullish(z.array(z.object({ id: z.string(), email_address: z.string() }))),
   // Only public_metadata is ever read: private_metadata holds server secrets and
   // unsafe_metadata is user-writable, so neither is part of the schema.
   public_metadata: metadataObject,
   external_id: optionalString,
-  created_at: z.number().nullish(),
-  updated_at: z.number().nullish(),
+  created_at: optionalNumber,
+  updated_at: optionalNumber,
 });
 
 const userEvent = z.object({ type: z.string(), timestamp: z.number(), data: ClerkUser });

@@ -1,4 +1,4 @@
-import * as z from "zod";
+import * as z from "zod/mini";
 import { describeIssue } from "../describe-issue";
 import type { IdentityEvent } from "../identity/identity-event";
 import type { Verifier } from "../verify/verifier";
@@ -43,7 +43,7 @@ const EventType = z.object({ type: z.string() });
  * Shared first steps of every normaliser: find the event type, ignore types the bridge does not
  * handle, and check the payload of handled ones against its schema (400 naming the field).
  */
-export function parseHandledEvent<S extends Record<string, z.ZodType>>(
+export function parseHandledEvent<S extends Record<string, z.ZodMiniType>>(
   body: unknown,
   schemas: S,
 ): { kind: "parsed"; type: keyof S & string; payload: z.output<S[keyof S]> } | Exclude<NormaliseResult, { kind: "event" }> {
@@ -51,13 +51,14 @@ export function parseHandledEvent<S extends Record<string, z.ZodType>>(
   if (!envelope.success) return { kind: "invalid", problem: describeIssue(envelope.error) };
   const type = envelope.data.type;
   if (!Object.hasOwn(schemas, type)) return { kind: "ignored", eventType: type };
-  const parsed = (schemas[type] as z.ZodType).safeParse(body);
+  const parsed = (schemas[type] as z.ZodMiniType).safeParse(body);
   if (!parsed.success) return { kind: "invalid", problem: describeIssue(parsed.error), eventType: type };
   return { kind: "parsed", type, payload: parsed.data as z.output<S[keyof S]> };
 }
 
 /** A non-empty string id (provider ids are never numbers, never blank). */
-export const UserId = z.string().trim().min(1, "must not be empty");
+export const UserId = z.string().check(z.trim(), z.minLength(1, "must not be empty"));
 /** Optional string that providers send as null when absent. */
-export const optionalString = z.string().nullish();
-export const metadataObject = z.record(z.string(), z.unknown()).nullish();
+export const optionalString = z.nullish(z.string());
+export const optionalNumber = z.nullish(z.number());
+export const metadataObject = z.nullish(z.record(z.string(), z.unknown()));

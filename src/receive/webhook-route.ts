@@ -2,7 +2,8 @@ import type { Context, Handler, MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { getConfig } from "../config";
 import { describeIssue } from "../describe-issue";
-import { CreateIdentityRequest } from "../deliver/orq-schemas";
+import * as z from "zod/mini";
+import { CreateIdentityRequest, ExternalId } from "../deliver/orq-schemas";
 import { toDesiredIdentity } from "../identity/to-orq-identity";
 import { logLine } from "../log";
 import type { WebhookProvider } from "../providers/provider";
@@ -13,7 +14,7 @@ export const MAX_BODY_BYTES = 1024 * 1024;
 
 type Env = { Bindings: Cloudflare.Env };
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
-const ExternalIdOnly = CreateIdentityRequest.pick({ external_id: true });
+const ExternalIdOnly = z.object({ external_id: ExternalId });
 
 /**
  * `POST /webhooks/<provider>`: receive → verify → normalise → record. Checks run in this order,
