@@ -3,7 +3,7 @@ import { HTTPException } from "hono/http-exception";
 import { logLine } from "./log";
 import { providers } from "./providers/registry";
 import { healthRoute } from "./receive/health-route";
-import { webhookRoute } from "./receive/webhook-route";
+import { verificationRoute, webhookRoute } from "./receive/webhook-route";
 
 export const app = new Hono<{ Bindings: Cloudflare.Env }>();
 
@@ -11,6 +11,7 @@ app.get("/health", healthRoute);
 
 for (const provider of providers) {
   app.post(`/webhooks/${provider.name}`, ...webhookRoute(provider));
+  if (provider.answerGet) app.get(`/webhooks/${provider.name}`, verificationRoute(provider));
   app.all(`/webhooks/${provider.name}`, (c) => {
     c.header("Allow", "POST");
     return c.json({ error: "method_not_allowed", message: "webhooks are delivered with POST" }, 405);

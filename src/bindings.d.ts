@@ -9,6 +9,10 @@ declare namespace Cloudflare {
     ORQ_TIMEOUT_MS?: string;
     ORQ_TAGS?: string;
     ORQ_METADATA_KEYS?: string;
+    ORQ_EXTERNAL_ID_SOURCE?: string;
+    ORQ_EXTERNAL_ID_PREFIX?: string;
+    ORQ_ON_DELETE?: string;
+    ADMIN_TOKEN?: string;
     CLERK_WEBHOOK_SIGNING_SECRET?: string;
     AUTH0_WEBHOOK_TOKEN?: string;
   }

@@ -42,6 +42,9 @@ const settings = {
   ORQ_TIMEOUT_MS: z._default(z.pipe(z.coerce.number(), z.int().check(z.gte(100), z.lte(60_000))), 10_000),
   ORQ_TAGS: commaList,
   ORQ_METADATA_KEYS: metadataKeys,
+  ORQ_EXTERNAL_ID_SOURCE: z._default(z.enum(["provider_id", "external_id"]), "provider_id"),
+  ORQ_EXTERNAL_ID_PREFIX: z._default(z.string().check(z.maxLength(40)), ""),
+  ORQ_ON_DELETE: z._default(z.enum(["delete", "tag", "ignore"]), "delete"),
 };
 
 type Settings = { [K in keyof typeof settings]: z.output<(typeof settings)[K]> };
@@ -84,7 +87,13 @@ export function parseConfig(env: EnvValues): BridgeConfig {
 
   return {
     orq: { baseUrl: read.ORQ_API_URL, apiKey: read.ORQ_API_KEY, timeoutMs: read.ORQ_TIMEOUT_MS },
-    mapping: { tags: read.ORQ_TAGS, metadataKeys: read.ORQ_METADATA_KEYS },
+    mapping: {
+      tags: read.ORQ_TAGS,
+      metadataKeys: read.ORQ_METADATA_KEYS,
+      externalIdSource: read.ORQ_EXTERNAL_ID_SOURCE,
+      externalIdPrefix: read.ORQ_EXTERNAL_ID_PREFIX,
+      onDelete: read.ORQ_ON_DELETE,
+    },
     providers: setups,
     problems,
   };

@@ -4,7 +4,11 @@ import type { CreateIdentityRequest } from "./orq-schemas";
 /** The newest state the bridge wants orq.ai to hold for one identity. */
 export type DesiredIdentity =
   | { kind: "present"; identity: CreateIdentityRequest }
-  | { kind: "deleted"; externalId: string };
+  /**
+   * `onDelete`: `delete` removes the identity; `tag` keeps it and sets `tags` (which include
+   * `deleted`); `ignore` leaves orq.ai alone (the bridge still keeps the tombstone for ordering).
+   */
+  | { kind: "deleted"; externalId: string; onDelete: "delete" | "tag" | "ignore"; tags?: string[] };
 
 /**
  * What the bridge believes about orq.ai: `undefined` when unknown (first delivery), which then
@@ -38,8 +42,13 @@ export async function syncIdentity(orq: OrqClient, desired: DesiredIdentity, hin
   };
 
   if (desired.kind === "deleted") {
-    const outcome = await counted(orq.remove(desired.externalId));
-    if (outcome.kind === "ok" || outcome.kind === "not_found") return done(false, outcome.status);
+    if (desired.onDelete === "ignore") return done(hints.existsInOrq ?? false, 0);
+    const outcome = await counted(
+      desired.onDelete === "tag" ? orq.update(desired.externalId, { tags: desired.tags ?? [] }) : orq.remove(desired.externalId),
+    );
+    // 404: nothing to delete, or nothing to tag; either way orq.ai holds no live identity.
+    if (outcome.kind === "ok") return done(desired.onDelete === "tag", outcome.status);
+    if (outcome.kind === "not_found") return done(false, outcome.status);
     return failed(outcome);
   }
 

@@ -8,14 +8,39 @@ export interface MappingOptions {
   tags: readonly string[];
   /** Keys copied from the provider's server-side metadata into orq metadata (`ORQ_METADATA_KEYS`). */
   metadataKeys: readonly string[];
+  /** `provider_id` (default) or `external_id`: the app's own id when the provider has one (`ORQ_EXTERNAL_ID_SOURCE`). */
+  externalIdSource: "provider_id" | "external_id";
+  /** Prepended to every external_id, e.g. `clerk:` (`ORQ_EXTERNAL_ID_PREFIX`). */
+  externalIdPrefix: string;
+  /** What a deletion does in orq.ai: `delete` (default), `tag` (add a `deleted` tag) or `ignore` (`ORQ_ON_DELETE`). */
+  onDelete: "delete" | "tag" | "ignore";
 }
+
+export const DEFAULT_MAPPING: MappingOptions = {
+  tags: [],
+  metadataKeys: [],
+  externalIdSource: "provider_id",
+  externalIdPrefix: "",
+  onDelete: "delete",
+};
+
+/** The tag `ORQ_ON_DELETE=tag` adds to a deleted user's identity. */
+export const DELETED_TAG = "deleted";
 
 /** Metadata keys the bridge itself writes; operators cannot shadow them. */
 export const RESERVED_METADATA_KEYS = ["provider", "provider_created_at"] as const;
 
-/** orq external_id for an event: the provider's user id, as is. */
-export function toExternalId(event: Pick<IdentityEvent, "userId">): string {
-  return event.userId;
+/**
+ * orq external_id for an event: the provider's user id as is (or the app's own external id when
+ * configured and present), with the configured prefix.
+ */
+export function toExternalId(event: Pick<IdentityEvent, "userId" | "profile">, options: MappingOptions): string {
+  const id = options.externalIdSource === "external_id" ? (event.profile?.appExternalId ?? event.userId) : event.userId;
+  return options.externalIdPrefix + id;
+}
+
+function tagsFor(provider: string, options: MappingOptions, ...extra: string[]): string[] {
+  return [...new Set([provider, ...options.tags, ...extra])];
 }
 
 /**
@@ -25,8 +50,8 @@ export function toExternalId(event: Pick<IdentityEvent, "userId">): string {
 export function toOrqIdentity(event: IdentityEvent, options: MappingOptions): CreateIdentityRequest {
   const profile = event.profile ?? {};
   const identity: CreateIdentityRequest = {
-    external_id: toExternalId(event),
-    tags: [...new Set([event.provider, ...options.tags])],
+    external_id: toExternalId(event, options),
+    tags: tagsFor(event.provider, options),
     metadata: toMetadata(event, options),
   };
   if (profile.displayName) identity.display_name = profile.displayName;
@@ -48,9 +73,10 @@ function toMetadata(event: IdentityEvent, options: MappingOptions): Record<strin
   return metadata;
 }
 
-/** The state orq.ai should be in after `event`: the identity, or its absence. */
+/** The state orq.ai should be in after `event`: the identity, or what a deletion means. */
 export function toDesiredIdentity(event: IdentityEvent, options: MappingOptions): DesiredIdentity {
-  return event.type === "deleted"
-    ? { kind: "deleted", externalId: toExternalId(event) }
-    : { kind: "present", identity: toOrqIdentity(event, options) };
+  if (event.type !== "deleted") return { kind: "present", identity: toOrqIdentity(event, options) };
+  const externalId = toExternalId(event, options);
+  if (options.onDelete === "tag") return { kind: "deleted", externalId, onDelete: "tag", tags: tagsFor(event.provider, options, DELETED_TAG) };
+  return { kind: "deleted", externalId, onDelete: options.onDelete };
 }

@@ -1,7 +1,7 @@
 import * as z from "zod/mini";
 import { firstPresent, isoToEpochMs, joinName } from "../identity/identity-event";
 import { createBearerTokenVerifier } from "../verify/bearer-token";
-import { UserId, metadataObject, optionalString, parseHandledEvent, readBinding, type WebhookProvider } from "./provider";
+import { UserId, metadataObject, optionalString, parseHandledEvent, readBinding, single, type WebhookProvider } from "./provider";
 
 /**
  * Auth0 Event Streams: CloudEvents 1.0 with `data.object` the user (auth0-user-events.schema.json).
@@ -60,25 +60,21 @@ export const auth0: WebhookProvider = {
 
     if (type === "deleted") {
       const occurredAt = Math.max(sentAt, isoToEpochMs(user.deleted_at) ?? 0);
-      return { kind: "event", event: { provider: "auth0", eventId: id, type, userId: user.user_id, occurredAt } };
+      return single({ provider: "auth0", eventId: id, type, userId: user.user_id, occurredAt });
     }
-    return {
-      kind: "event",
-      event: {
-        provider: "auth0",
-        eventId: id,
-        type,
-        userId: user.user_id,
-        occurredAt: Math.max(sentAt, isoToEpochMs(user.updated_at) ?? 0),
-        profile: {
-          email: firstPresent(user.email),
-          displayName:
-            joinName(user.given_name, user.family_name) ?? firstPresent(user.username, user.name, user.nickname),
-          avatarUrl: firstPresent(user.picture),
-          createdAt: isoToEpochMs(user.created_at),
-          publicMetadata: user.app_metadata ?? undefined,
-        },
+    return single({
+      provider: "auth0",
+      eventId: id,
+      type,
+      userId: user.user_id,
+      occurredAt: Math.max(sentAt, isoToEpochMs(user.updated_at) ?? 0),
+      profile: {
+        email: firstPresent(user.email),
+        displayName: joinName(user.given_name, user.family_name) ?? firstPresent(user.username, user.name, user.nickname),
+        avatarUrl: firstPresent(user.picture),
+        createdAt: isoToEpochMs(user.created_at),
+        publicMetadata: user.app_metadata ?? undefined,
       },
-    };
+    });
   },
 };

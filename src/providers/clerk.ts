@@ -1,7 +1,7 @@
 import * as z from "zod/mini";
 import { firstPresent, joinName, toEpochMs } from "../identity/identity-event";
 import { createSvixVerifier, decodeSvixSecret } from "../verify/svix";
-import { UserId, metadataObject, optionalNumber, optionalString, parseHandledEvent, readBinding, type WebhookProvider } from "./provider";
+import { UserId, metadataObject, optionalNumber, optionalString, parseHandledEvent, readBinding, single, type WebhookProvider } from "./provider";
 
 /**
  * Clerk, delivered by Svix. Payload shapes from Clerk's webhook OpenAPI
@@ -60,30 +60,25 @@ export const clerk: WebhookProvider = {
 
     if (parsed.type === "user.deleted") {
       const { data } = parsed.payload as z.output<typeof deletedEvent>;
-      return { kind: "event", event: { provider: "clerk", eventId: deliveryId, type: "deleted", userId: data.id, occurredAt: sentAt } };
+      return single({ provider: "clerk", eventId: deliveryId, type: "deleted", userId: data.id, occurredAt: sentAt });
     }
     const { data: user } = parsed.payload as z.output<typeof userEvent>;
-    const type = parsed.type === "user.created" ? "created" : "updated";
-    // The user's own updated_at is the truest version of its data; the envelope time is a floor.
-    const occurredAt = Math.max(sentAt, user.updated_at ?? 0);
     const primaryEmail = user.email_addresses?.find((entry) => entry.id === user.primary_email_address_id);
-    return {
-      kind: "event",
-      event: {
-        provider: "clerk",
-        eventId: deliveryId,
-        type,
-        userId: user.id,
-        occurredAt,
-        profile: {
-          email: primaryEmail?.email_address,
-          displayName: joinName(user.first_name, user.last_name) ?? firstPresent(user.username),
-          avatarUrl: firstPresent(user.image_url, user.profile_image_url),
-          appExternalId: user.external_id ?? undefined,
-          createdAt: user.created_at ?? undefined,
-          publicMetadata: user.public_metadata ?? undefined,
-        },
+    return single({
+      provider: "clerk",
+      eventId: deliveryId,
+      type: parsed.type === "user.created" ? "created" : "updated",
+      userId: user.id,
+      // The user's own updated_at is the truest version of its data; the envelope time is a floor.
+      occurredAt: Math.max(sentAt, user.updated_at ?? 0),
+      profile: {
+        email: primaryEmail?.email_address,
+        displayName: joinName(user.first_name, user.last_name) ?? firstPresent(user.username),
+        avatarUrl: firstPresent(user.image_url, user.profile_image_url),
+        appExternalId: user.external_id ?? undefined,
+        createdAt: user.created_at ?? undefined,
+        publicMetadata: user.public_metadata ?? undefined,
       },
-    };
+    });
   },
 };

@@ -13,9 +13,14 @@ export type ProviderSetup =
   | { status: "invalid"; problem: string };
 
 export type NormaliseResult =
-  | { kind: "event"; event: IdentityEvent }
+  /** One event, or several for senders that batch (Okta, Auth0 Log Streams); never empty. */
+  | { kind: "events"; events: IdentityEvent[] }
+  /** A type the bridge does not handle (or a batch with nothing handled): 200, nothing recorded. */
   | { kind: "ignored"; eventType: string }
-  | { kind: "invalid"; problem: string; eventType?: string };
+  /** Wrong shape: 400 naming the field. */
+  | { kind: "invalid"; problem: string; eventType?: string }
+  /** Authentic but too old (schemes that put their replay window in the payload): 401. */
+  | { kind: "expired"; problem: string };
 
 /**
  * A provider plug-in: how its requests are verified, what its payloads look like and how they
@@ -27,8 +32,16 @@ export interface WebhookProvider {
   /** The env binding holding its secret (for /health and error messages). */
   readonly secretBinding: string;
   configure(env: EnvValues): ProviderSetup;
-  /** `deliveryId`: the verifier's idempotency key, when the scheme has one. */
-  normalise(body: unknown, context: { deliveryId?: string }): NormaliseResult;
+  /**
+   * `body`: the parsed JSON (or the verifier's decoded payload). `deliveryId`: the verifier's
+   * idempotency key, when the scheme has one. `receivedAt`: for payload-level replay windows.
+   */
+  normalise(body: unknown, context: { deliveryId?: string; receivedAt: number }): NormaliseResult;
+  /**
+   * Answers an authenticated `GET` on the route, for senders that verify endpoints that way
+   * (Okta's one-time `X-Okta-Verification-Challenge`). JSON body to send with 200, or undefined → 400.
+   */
+  answerGet?(headers: Headers): Record<string, unknown> | undefined;
 }
 
 /** Reads a string binding; empty or whitespace-only counts as not set. */
@@ -46,7 +59,7 @@ const EventType = z.object({ type: z.string() });
 export function parseHandledEvent<S extends Record<string, z.ZodMiniType>>(
   body: unknown,
   schemas: S,
-): { kind: "parsed"; type: keyof S & string; payload: z.output<S[keyof S]> } | Exclude<NormaliseResult, { kind: "event" }> {
+): { kind: "parsed"; type: keyof S & string; payload: z.output<S[keyof S]> } | Exclude<NormaliseResult, { kind: "events" }> {
   const envelope = EventType.safeParse(body);
   if (!envelope.success) return { kind: "invalid", problem: describeIssue(envelope.error) };
   const type = envelope.data.type;
@@ -54,6 +67,10 @@ export function parseHandledEvent<S extends Record<string, z.ZodMiniType>>(
   const parsed = (schemas[type] as z.ZodMiniType).safeParse(body);
   if (!parsed.success) return { kind: "invalid", problem: describeIssue(parsed.error), eventType: type };
   return { kind: "parsed", type, payload: parsed.data as z.output<S[keyof S]> };
+}
+
+export function single(event: IdentityEvent): NormaliseResult {
+  return { kind: "events", events: [event] };
 }
 
 /** A non-empty string id (provider ids are never numbers, never blank). */

@@ -42,50 +42,83 @@ export function webhookRoute(provider: WebhookProvider): [MiddlewareHandler<Env>
     const verified = await setup.verify({ headers: c.req.raw.headers, body }, started);
     if (!verified.ok) return reject(c, provider, started, 401, "unauthorized", verified.reason);
 
-    let json: unknown;
-    try {
-      json = JSON.parse(utf8.decode(body));
-    } catch {
-      return reject(c, provider, started, 400, "invalid_json", "body is not valid UTF-8 JSON");
+    let json: unknown = verified.payload;
+    if (json === undefined) {
+      try {
+        json = JSON.parse(utf8.decode(body));
+      } catch {
+        return reject(c, provider, started, 400, "invalid_json", "body is not valid UTF-8 JSON");
+      }
     }
 
-    const normalised = provider.normalise(json, { deliveryId: verified.deliveryId });
+    const normalised = provider.normalise(json, { deliveryId: verified.deliveryId, receivedAt: started });
     if (normalised.kind === "invalid") {
       return reject(c, provider, started, 400, "invalid_payload", normalised.problem, normalised.eventType);
     }
+    if (normalised.kind === "expired") return reject(c, provider, started, 401, "unauthorized", normalised.problem);
     if (normalised.kind === "ignored") {
       log(provider, started, 200, "ignored", { event_type: normalised.eventType, event_id: verified.deliveryId });
       return c.json({ status: "ignored", event_type: normalised.eventType }, 200);
     }
 
-    const { event } = normalised;
-    const desired = toDesiredIdentity(event, config.mapping);
-    const check = desired.kind === "present" ? CreateIdentityRequest.safeParse(desired.identity) : ExternalIdOnly.safeParse({ external_id: desired.externalId });
-    if (!check.success) {
-      return reject(c, provider, started, 400, "invalid_payload", `user id → orq ${describeIssue(check.error)}`, event.type);
+    const changes: IdentityChange[] = [];
+    for (const event of normalised.events) {
+      const desired = toDesiredIdentity(event, config.mapping);
+      const check =
+        desired.kind === "present"
+          ? CreateIdentityRequest.safeParse(desired.identity)
+          : ExternalIdOnly.safeParse({ external_id: desired.externalId });
+      if (!check.success) {
+        return reject(c, provider, started, 400, "invalid_payload", `user id → orq ${describeIssue(check.error)}`, event.type);
+      }
+      changes.push({ provider: provider.name, userId: event.userId, eventId: event.eventId, type: event.type, occurredAt: event.occurredAt, desired });
     }
 
-    const change: IdentityChange = {
-      provider: provider.name,
-      userId: event.userId,
-      eventId: event.eventId,
-      type: event.type,
-      occurredAt: event.occurredAt,
-      desired,
-    };
-    const fields = { event_type: event.type, event_id: event.eventId, user_id: event.userId };
-    try {
-      const outcome = await c.env.IDENTITY_SYNC.getByName(identityObjectName(provider.name, event.userId)).record(change);
-      log(provider, started, 200, outcome, fields);
-      return c.json({ status: outcome, event_id: event.eventId }, 200);
-    } catch (error) {
-      // Not stored: a 5xx makes the provider deliver it again.
-      log(provider, started, 503, "record_failed", { ...fields, error: (error as Error).name });
-      return c.json({ error: "temporarily_unavailable", message: "the event could not be recorded; retry later" }, 503);
-    }
+    // Different users are independent Durable Objects: record them in parallel.
+    const outcomes = await Promise.allSettled(
+      changes.map((change) => c.env.IDENTITY_SYNC.getByName(identityObjectName(provider.name, change.userId)).record(change)),
+    );
+    let failed = false;
+    outcomes.forEach((outcome, index) => {
+      const change = changes[index]!;
+      const fields = { event_type: change.type, event_id: change.eventId, user_id: change.userId };
+      if (outcome.status === "fulfilled") log(provider, started, 200, outcome.value, fields);
+      else {
+        failed = true;
+        log(provider, started, 503, "record_failed", { ...fields, error: (outcome.reason as Error)?.name });
+      }
+    });
+    // Not (all) stored: a 5xx makes the provider deliver again; what was stored dedupes then.
+    if (failed) return c.json({ error: "temporarily_unavailable", message: "the event could not be recorded; retry later" }, 503);
+
+    const results = outcomes.map((outcome, index) => ({
+      event_id: changes[index]!.eventId,
+      status: (outcome as PromiseFulfilledResult<string>).value,
+    }));
+    return c.json(results.length === 1 ? results[0] : { status: "recorded", events: results }, 200);
   };
 
   return [limit, receive];
+}
+
+/**
+ * `GET /webhooks/<provider>` for providers that verify an endpoint with an authenticated GET
+ * (Okta Event Hooks' one-time verification challenge).
+ */
+export function verificationRoute(provider: WebhookProvider): Handler<Env> {
+  return async (c) => {
+    const started = Date.now();
+    const setup = getConfig(c.env).providers.get(provider.name);
+    if (setup?.status !== "configured") {
+      return reject(c, provider, started, 404, "provider_not_configured", `${provider.secretBinding} is not set or invalid`);
+    }
+    const verified = await setup.verify({ headers: c.req.raw.headers, body: new Uint8Array() }, started);
+    if (!verified.ok) return reject(c, provider, started, 401, "unauthorized", verified.reason);
+    const answer = provider.answerGet?.(c.req.raw.headers);
+    if (!answer) return reject(c, provider, started, 400, "invalid_request", "no verification challenge in the request");
+    log(provider, started, 200, "verification_answered", {});
+    return c.json(answer, 200);
+  };
 }
 
 function reject(c: Context<Env>, provider: WebhookProvider, started: number, status: 400 | 401 | 404 | 413, error: string, message: string, eventType?: string) {

@@ -91,7 +91,10 @@ export class IdentitySync extends DurableObject<Env> {
       const revivesTombstone = current.event_type !== "deleted" || change.type === "created";
       if (!newer || !revivesTombstone) return "stale";
     }
-    const externalId = change.desired.kind === "present" ? change.desired.identity.external_id : change.desired.externalId;
+    // A deletion targets the identity this object created, whatever the event itself carries
+    // (with ORQ_EXTERNAL_ID_SOURCE=external_id, deletions often lack the app's id).
+    const desired = change.desired.kind === "deleted" && current ? { ...change.desired, externalId: current.external_id } : change.desired;
+    const externalId = desired.kind === "present" ? desired.identity.external_id : desired.externalId;
     this.sql.exec(
       `INSERT INTO state (id, provider, user_id, external_id, event_id, event_type, occurred_at, desired, version, delivery, updated_at)
        VALUES (1, ?, ?, ?, ?, ?, ?, ?, 1, 'pending', ?)
@@ -100,7 +103,7 @@ export class IdentitySync extends DurableObject<Env> {
          version = state.version + 1, delivery = 'pending', attempts = 0, first_failure_at = NULL,
          next_attempt_at = NULL, last_error = NULL, updated_at = excluded.updated_at`,
       change.provider, change.userId, externalId, change.eventId, change.type, change.occurredAt,
-      JSON.stringify(change.desired), now,
+      JSON.stringify(desired), now,
     );
     await this.ctx.storage.setAlarm(now);
     return "recorded";

@@ -5,8 +5,11 @@ export interface WebhookRequest {
 }
 
 export type VerifyResult =
-  /** `deliveryId`: the scheme's own idempotency key (svix-id / webhook-id) when it has one. */
-  | { ok: true; deliveryId?: string }
+  /**
+   * `deliveryId`: the scheme's own idempotency key (svix-id / webhook-id) when it has one.
+   * `payload`: set by schemes whose body is not JSON (a JWT): the verified, decoded payload.
+   */
+  | { ok: true; deliveryId?: string; payload?: unknown }
   /** `reason` is safe to return to the caller: it never echoes a secret. */
   | { ok: false; reason: string };
 

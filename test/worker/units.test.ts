@@ -4,7 +4,7 @@ import { parseConfig } from "../../src/config";
 import { RETRY_BASE_MS, RETRY_CAP_MS, retryDelayMs } from "../../src/deliver/backoff";
 import { parseRetryAfter } from "../../src/deliver/orq-client";
 import { happenedAfter, joinName, toEpochMs } from "../../src/identity/identity-event";
-import { toOrqIdentity } from "../../src/identity/to-orq-identity";
+import { DEFAULT_MAPPING, toDesiredIdentity, toOrqIdentity } from "../../src/identity/to-orq-identity";
 import { BRIDGE_VERSION } from "../../src/version";
 import { DEV_SECRETS } from "../support/secrets";
 
@@ -95,7 +95,7 @@ describe("mapping", () => {
   it("omits absent fields and always sends complete tags and metadata", () => {
     const identity = toOrqIdentity(
       { provider: "clerk", eventId: "e", type: "updated", userId: "user_1", occurredAt: 1, profile: { publicMetadata: { plan: null, tier: "gold" } } },
-      { tags: ["x"], metadataKeys: ["plan", "tier", "missing"] },
+      { ...DEFAULT_MAPPING, tags: ["x"], metadataKeys: ["plan", "tier", "missing"] },
     );
     expect(identity).toEqual({ external_id: "user_1", tags: ["clerk", "x"], metadata: { tier: "gold", provider: "clerk" } });
   });
@@ -104,10 +104,44 @@ describe("mapping", () => {
     const publicMetadata = JSON.parse('{"__proto__": {"polluted": true}, "plan": "pro"}');
     const identity = toOrqIdentity(
       { provider: "clerk", eventId: "e", type: "created", userId: "u", occurredAt: 1, profile: { publicMetadata } },
-      { tags: [], metadataKeys: ["plan", "toString", "polluted"] },
+      { ...DEFAULT_MAPPING, metadataKeys: ["plan", "toString", "polluted"] },
     );
     expect(identity.metadata).toEqual({ plan: "pro", provider: "clerk" });
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+});
+
+describe("mapping options (ORQ_EXTERNAL_ID_SOURCE, ORQ_EXTERNAL_ID_PREFIX, ORQ_ON_DELETE)", () => {
+  const created = { provider: "clerk", eventId: "e", type: "created" as const, userId: "user_1", occurredAt: 1, profile: { appExternalId: "app-42" } };
+
+  it("uses the app's own external id when asked, falling back to the provider id", () => {
+    const options = { ...DEFAULT_MAPPING, externalIdSource: "external_id" as const };
+    expect(toOrqIdentity(created, options).external_id).toBe("app-42");
+    expect(toOrqIdentity({ ...created, profile: {} }, options).external_id).toBe("user_1");
+    expect(toOrqIdentity(created, DEFAULT_MAPPING).external_id).toBe("user_1");
+  });
+
+  it("prefixes every external id", () => {
+    const options = { ...DEFAULT_MAPPING, externalIdPrefix: "clerk:" };
+    expect(toOrqIdentity(created, options).external_id).toBe("clerk:user_1");
+    expect(toDesiredIdentity({ ...created, type: "deleted", profile: undefined }, options)).toMatchObject({ externalId: "clerk:user_1" });
+  });
+
+  it("turns a deletion into DELETE, a deleted tag, or nothing", () => {
+    const deleted = { ...created, type: "deleted" as const, profile: undefined };
+    expect(toDesiredIdentity(deleted, DEFAULT_MAPPING)).toEqual({ kind: "deleted", externalId: "user_1", onDelete: "delete" });
+    expect(toDesiredIdentity(deleted, { ...DEFAULT_MAPPING, tags: ["b2c"], onDelete: "tag" })).toEqual({
+      kind: "deleted",
+      externalId: "user_1",
+      onDelete: "tag",
+      tags: ["clerk", "b2c", "deleted"],
+    });
+    expect(toDesiredIdentity(deleted, { ...DEFAULT_MAPPING, onDelete: "ignore" })).toMatchObject({ onDelete: "ignore" });
+  });
+
+  it("rejects unknown option values by name", () => {
+    const problems = parseConfig({ ORQ_EXTERNAL_ID_SOURCE: "email", ORQ_ON_DELETE: "archive" }).problems.map((p) => p.variable);
+    expect(problems).toEqual(expect.arrayContaining(["ORQ_EXTERNAL_ID_SOURCE", "ORQ_ON_DELETE"]));
   });
 });
 
