@@ -10,7 +10,8 @@
  * The sample gets a fresh event id and the current time; it keeps the sample's user id unless
  * --user-id is given. Clerk is signed with svix using CLERK_WEBHOOK_SIGNING_SECRET, Auth0 carries
  * `Authorization: Bearer AUTH0_WEBHOOK_TOKEN`; each from the environment, else .dev.vars, else the
- * public dev secrets `npm run dev` uses. Exits 1 when the bridge does not answer 2xx.
+ * public dev secrets `npm run dev` uses. BRIDGE_URL and ORQ_EMULATOR_URL in the environment change
+ * the --url and --orq defaults. Exits 1 when the bridge does not answer 2xx (2 on a usage error).
  */
 import { parseArgs } from "node:util";
 import {
@@ -78,7 +79,7 @@ async function main(): Promise<void> {
 
   console.log(`# ${request.provider} ${request.event} for ${request.userId} (event id ${request.eventId})`);
   console.log(toCurl(request));
-  if (request.provider === "clerk") console.log("# (the signature is valid for 5 minutes; re-sending the same svix-id is answered \"duplicate\")");
+  console.log(`# (re-running this curl repeats event ${request.eventId}: the bridge answers "duplicate"${request.provider === "clerk" ? "; the signature expires after 5 minutes" : ""})`);
   console.log();
 
   const sentAt = Date.now();

@@ -1,11 +1,13 @@
 /**
  * The bridge under a real `wrangler dev`, for end-to-end tests over HTTP, and small helpers to
- * watch the orq.ai emulator. Each server gets a fresh temp dir for Durable Object state (so runs
- * never share state) and an empty env file (so a developer's .dev.vars never leaks into tests).
+ * watch the orq.ai emulator. Each server runs in a fresh temp dir holding a snapshot of the Worker's
+ * sources (so edits made while tests run do not make wrangler rebuild and reload under them), its
+ * Durable Object state (so runs never share state) and an empty env file (so a developer's
+ * .dev.vars never leaks into tests).
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -18,6 +20,8 @@ export type Json = any;
 const PROJECT_DIR = fileURLToPath(new URL("../../", import.meta.url));
 const WRANGLER = join(PROJECT_DIR, "node_modules", ".bin", "wrangler");
 const MAX_LOG_CHARS = 200_000;
+/** What `wrangler dev` needs to build the Worker; node_modules is linked, not copied. */
+const SNAPSHOT = ["src", "wrangler.toml", "package.json", "tsconfig.json"];
 
 /** What the shared test bridge is configured with (besides ORQ_API_URL). */
 export const TEST_BRIDGE_VARS = {
@@ -59,21 +63,31 @@ export function freePort(): Promise<number> {
 export async function startDevServer(options: DevServerOptions): Promise<DevServer> {
   const dir = mkdtempSync(join(tmpdir(), "orq-bridge-wrangler-dev-"));
   const envFile = join(dir, "empty.env");
-  writeFileSync(envFile, "");
   let lastError: Error | undefined;
   try {
+    writeFileSync(envFile, "");
+    snapshotProject(join(dir, "app"));
     for (let attempt = 1; attempt <= 3; attempt++) {
       const port = await freePort();
       const started = await startOnce(port, dir, envFile, options);
       if (started.ok) return started.server;
       lastError = started.error;
       if (!started.retry) break;
+      console.warn(`wrangler dev did not start (attempt ${attempt} of 3); retrying.\n${started.error.message}`);
     }
   } catch (error) {
     lastError = error as Error;
   }
   rmSync(dir, { recursive: true, force: true });
   throw lastError ?? new Error("wrangler dev did not start");
+}
+
+function snapshotProject(target: string): void {
+  for (const entry of SNAPSHOT) {
+    const source = join(PROJECT_DIR, entry);
+    if (existsSync(source)) cpSync(source, join(target, entry), { recursive: true });
+  }
+  symlinkSync(join(PROJECT_DIR, "node_modules"), join(target, "node_modules"), "dir");
 }
 
 type StartResult = { ok: true; server: DevServer } | { ok: false; retry: boolean; error: Error };
@@ -97,7 +111,7 @@ async function startOnce(port: number, dir: string, envFile: string, options: De
   ];
   // Its own process group (detached), so close() can stop wrangler and its workerd children together.
   const child = spawn(WRANGLER, args, {
-    cwd: PROJECT_DIR,
+    cwd: join(dir, "app"),
     detached: true,
     stdio: ["ignore", "pipe", "pipe"],
     env: { ...process.env, WRANGLER_SEND_METRICS: "false", NO_COLOR: "1", FORCE_COLOR: "0" },
@@ -131,8 +145,9 @@ async function startOnce(port: number, dir: string, envFile: string, options: De
   while (Date.now() < deadline) {
     if (child.exitCode !== null || child.signalCode !== null) {
       process.off("exit", killOnExit);
-      const clash = /EADDRINUSE|address already in use/i.test(log);
-      return { ok: false, retry: clash, error: new Error(`wrangler dev exited (${child.exitCode ?? child.signalCode}) before it was ready:\n${tail(log)}`) };
+      // A port taken meanwhile, or a transient crash (esbuild has been seen to panic on a loaded machine): try again.
+      await stop(child, exited);
+      return { ok: false, retry: true, error: new Error(`wrangler dev exited (${child.exitCode ?? child.signalCode}) before it was ready:\n${excerpt(log)}`) };
     }
     try {
       const response = await fetch(`${url}/health`, { signal: AbortSignal.timeout(5_000) });
@@ -145,7 +160,7 @@ async function startOnce(port: number, dir: string, envFile: string, options: De
   }
   process.off("exit", killOnExit);
   await stop(child, exited);
-  return { ok: false, retry: false, error: new Error(`wrangler dev did not answer /health within the timeout:\n${tail(log)}`) };
+  return { ok: false, retry: false, error: new Error(`wrangler dev did not answer /health within the timeout:\n${excerpt(log)}`) };
 }
 
 function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
@@ -168,8 +183,11 @@ async function stop(child: ChildProcess, exited: Promise<void>): Promise<void> {
   killGroup(child, "SIGKILL");
 }
 
-function tail(text: string, lines = 40): string {
-  return text.split("\n").slice(-lines).join("\n");
+/** The start and the end of a long log: a crash's cause is at the top of its dump, the last words at the bottom. */
+function excerpt(text: string, lines = 30): string {
+  const all = text.split("\n");
+  if (all.length <= 2 * lines) return text;
+  return [...all.slice(0, lines), `… (${all.length - 2 * lines} lines) …`, ...all.slice(-lines)].join("\n");
 }
 
 export function sleep(ms: number): Promise<void> {
