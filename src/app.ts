@@ -1,5 +1,6 @@
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
+import { adminApp } from "./admin/admin-app";
 import { logLine } from "./log";
 import { providers } from "./providers/registry";
 import { healthRoute } from "./receive/health-route";
@@ -8,6 +9,7 @@ import { verificationRoute, webhookRoute } from "./receive/webhook-route";
 export const app = new Hono<{ Bindings: Cloudflare.Env }>();
 
 app.get("/health", healthRoute);
+app.route("/admin", adminApp);
 
 for (const provider of providers) {
   app.post(`/webhooks/${provider.name}`, ...webhookRoute(provider));

@@ -18,6 +18,8 @@ export interface ConfigProblem {
 export interface BridgeConfig {
   orq: { baseUrl: string; apiKey: string | undefined; timeoutMs: number };
   mapping: MappingOptions;
+  /** The admin API and status page exist only when `ADMIN_TOKEN` is set (and long enough to resist guessing). */
+  admin: { token?: string };
   providers: ReadonlyMap<string, ProviderSetup>;
   problems: readonly ConfigProblem[];
 }
@@ -45,6 +47,7 @@ const settings = {
   ORQ_EXTERNAL_ID_SOURCE: z._default(z.enum(["provider_id", "external_id"]), "provider_id"),
   ORQ_EXTERNAL_ID_PREFIX: z._default(z.string().check(z.maxLength(40)), ""),
   ORQ_ON_DELETE: z._default(z.enum(["delete", "tag", "ignore"]), "delete"),
+  ADMIN_TOKEN: z.optional(z.string().check(z.minLength(16))),
 };
 
 type Settings = { [K in keyof typeof settings]: z.output<(typeof settings)[K]> };
@@ -94,6 +97,7 @@ export function parseConfig(env: EnvValues): BridgeConfig {
       externalIdPrefix: read.ORQ_EXTERNAL_ID_PREFIX,
       onDelete: read.ORQ_ON_DELETE,
     },
+    admin: { token: read.ADMIN_TOKEN },
     providers: setups,
     problems,
   };

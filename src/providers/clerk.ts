@@ -60,7 +60,11 @@ export const clerk: WebhookProvider = {
 
     if (parsed.type === "user.deleted") {
       const { data } = parsed.payload as z.output<typeof deletedEvent>;
-      return single({ provider: "clerk", eventId: deliveryId, type: "deleted", userId: data.id, occurredAt: sentAt });
+      // A deletion has only the envelope time. When it comes in whole seconds (as in Clerk's own
+      // examples), it happened somewhere in that second: take its end, so that an update made
+      // earlier in the same second (stamped in ms) cannot look newer and resurrect the user.
+      const occurredAt = sentAt === parsed.payload.timestamp ? sentAt : sentAt + 999;
+      return single({ provider: "clerk", eventId: deliveryId, type: "deleted", userId: data.id, occurredAt });
     }
     const { data: user } = parsed.payload as z.output<typeof userEvent>;
     const primaryEmail = user.email_addresses?.find((entry) => entry.id === user.primary_email_address_id);

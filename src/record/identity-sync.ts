@@ -85,12 +85,11 @@ export class IdentitySync extends DurableObject<Env> {
     this.sql.exec("INSERT INTO seen_events (event_id, seen_at) VALUES (?, ?)", change.eventId, now);
 
     const current = this.readState();
-    if (current) {
-      const newer = happenedAfter(change, { occurredAt: current.occurred_at, type: current.event_type });
-      // Only a newer creation brings back a deleted user id; a late update never resurrects it.
-      const revivesTombstone = current.event_type !== "deleted" || change.type === "created";
-      if (!newer || !revivesTombstone) return "stale";
-    }
+    // The newest event wins, whatever its type. A deletion stays as a tombstone, so an older
+    // update arriving late never brings the user back; only an event that happened after the
+    // deletion does (the id was signed up again, e.g. the same social login at Auth0), and then
+    // it carries the user's newest data even if its re-creation event is still on the way.
+    if (current && !happenedAfter(change, { occurredAt: current.occurred_at, type: current.event_type })) return "stale";
     // A deletion targets the identity this object created, whatever the event itself carries
     // (with ORQ_EXTERNAL_ID_SOURCE=external_id, deletions often lack the app's id).
     const desired = change.desired.kind === "deleted" && current ? { ...change.desired, externalId: current.external_id } : change.desired;
@@ -220,11 +219,19 @@ export class IdentitySync extends DurableObject<Env> {
     return this.orq;
   }
 
-  /** Tells BridgeStatus about a change of delivery state (not about every attempt). */
+  /**
+   * Tells BridgeStatus about every successful delivery (the status page's "recent deliveries")
+   * and about failures when they start, change state, or start again after a replay — not about
+   * every failed attempt. Cost: one extra call to that single Durable Object per delivery, made
+   * from the alarm after this identity's state is stored, so never on the webhook's path; if it
+   * fails, only the index lags behind.
+   */
   private async report(next: DeliveryState, state: StateRow, result: SyncResult, now: number): Promise<void> {
     const authProblem = !result.ok && result.authProblem;
-    // Auth failures are re-reported so /health shows when the key was last rejected.
-    if (state.reported === next && !authProblem) return;
+    // Auth failures are re-reported so /health shows when the key was last rejected; a first
+    // attempt that fails (attempts were reset by a replay) refreshes the failure's times.
+    const newFailureStreak = next !== "ok" && state.attempts === 1;
+    if (next !== "ok" && state.reported === next && !authProblem && !newFailureStreak) return;
     try {
       const status = this.env.BRIDGE_STATUS.getByName(BRIDGE_STATUS_NAME);
       await status.reportDelivery({
@@ -233,6 +240,7 @@ export class IdentitySync extends DurableObject<Env> {
         userId: state.user_id,
         externalId: state.external_id,
         state: next,
+        eventType: state.event_type,
         attempts: state.attempts,
         status: result.status,
         reason: result.ok ? undefined : result.reason,

@@ -28,6 +28,7 @@ export const TEST_BRIDGE_VARS = {
   ...DEV_SECRETS,
   ORQ_TAGS: "node-e2e",
   ORQ_METADATA_KEYS: "plan,department",
+  ADMIN_TOKEN: "dev-only-admin-token-for-the-status-page",
 } as const;
 
 export interface DevServerOptions {

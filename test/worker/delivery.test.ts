@@ -26,9 +26,10 @@ function clerkAt(type: "user.created" | "user.updated", userId: string, updatedA
   });
 }
 
+/** A deletion stamped in whole seconds, as in Clerk's documented examples. */
 function clerkDeletedAt(userId: string, deletedAt: number) {
   return clerkEvent("user.deleted", userId, (p) => {
-    p.timestamp = deletedAt;
+    p.timestamp = Math.floor(deletedAt / 1000);
   });
 }
 
@@ -63,7 +64,7 @@ describe("delivery guarantees", () => {
     expect(await orqWrites(userId)).toHaveLength(2); // PATCH 404 → POST; the stale creation wrote nothing
   });
 
-  it("a deleted user is not brought back by an older (or late) update", async () => {
+  it("a deleted user is not brought back by an older update arriving late", async () => {
     const userId = uniqueId("user");
     await postClerk(clerkAt("user.created", userId, at("2026-01-01T10:00:00Z"), "Ada"));
     await deliverNow("clerk", userId);
@@ -72,14 +73,26 @@ describe("delivery guarantees", () => {
 
     const olderUpdate = await postClerk(clerkAt("user.updated", userId, at("2026-01-01T10:30:00Z"), "Stale"));
     expect(await olderUpdate.json()).toMatchObject({ status: "stale" });
-    // Even an update stamped after the deletion (clock skew) does not resurrect the user.
-    const lateUpdate = await postClerk(clerkAt("user.updated", userId, at("2026-01-01T12:00:00Z"), "Zombie"));
-    expect(await lateUpdate.json()).toMatchObject({ status: "stale" });
+    // Same second as the deletion (which Clerk may stamp in whole seconds), a few ms earlier: still stale.
+    const sameSecond = await postClerk(clerkAt("user.updated", userId, at("2026-01-01T11:00:00.400Z"), "Racing"));
+    expect(await sameSecond.json()).toMatchObject({ status: "stale" });
     await deliverNow("clerk", userId);
 
     expect(await orqIdentity(userId)).toBeNull();
     expect(await inspectIdentity("clerk", userId)).toMatchObject({ tombstone: true, delivery: "delivered" });
     expect((await orqWrites(userId)).map((w) => w.method)).toEqual(["POST", "DELETE"]);
+  });
+
+  it("a user signed up again after a deletion gets the newest data, even if the update arrives before the re-creation", async () => {
+    const userId = uniqueId("user");
+    await postClerk(clerkAt("user.created", userId, at("2026-01-01T10:00:00Z"), "First"));
+    await postClerk(clerkDeletedAt(userId, at("2026-01-01T11:00:00Z")));
+    await deliverNow("clerk", userId);
+    // Re-signup at 12:00, profile change at 12:05; the change arrives first.
+    expect(await (await postClerk(clerkAt("user.updated", userId, at("2026-01-01T12:05:00Z"), "Again"))).json()).toMatchObject({ status: "recorded" });
+    expect(await (await postClerk(clerkAt("user.created", userId, at("2026-01-01T12:00:00Z"), "Older"))).json()).toMatchObject({ status: "stale" });
+    await deliverNow("clerk", userId);
+    expect(await orqIdentity(userId)).toMatchObject({ display_name: "Again Doe Updated" });
   });
 
   it("a deletion that arrives before the creation leaves no identity behind", async () => {
