@@ -16,14 +16,14 @@ export default defineConfig({
           cloudflareTest(({ inject }) => ({
             wrangler: { configPath: "./wrangler.toml" },
             miniflare: {
-              bindings: { ...DEV_SECRETS, ORQ_API_URL: inject("orqUrl"), ORQ_TIMEOUT_MS: "2000", ORQ_TAGS: "test-suite" },
+              bindings: { ...DEV_SECRETS, ORQ_API_URL: inject("orqUrl"), ORQ_TIMEOUT_MS: "2000", ORQ_TAGS: "test-suite", KINDE_ISSUER_URL: inject("kindeIssuerUrl") },
             },
           })),
         ],
         test: {
           name: "worker",
           include: ["test/worker/**/*.test.ts"],
-          globalSetup: ["test/support/orq-emulator.global.ts"],
+          globalSetup: ["test/support/orq-emulator.global.ts", "test/support/jwks.global.ts"],
           testTimeout: 20_000,
           silent: "passed-only",
         },

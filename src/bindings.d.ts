@@ -15,5 +15,14 @@ declare namespace Cloudflare {
     ADMIN_TOKEN?: string;
     CLERK_WEBHOOK_SIGNING_SECRET?: string;
     AUTH0_WEBHOOK_TOKEN?: string;
+    WORKOS_WEBHOOK_SECRET?: string;
+    ZITADEL_WEBHOOK_SIGNING_KEY?: string;
+    LOGTO_WEBHOOK_SIGNING_KEY?: string;
+    STACK_AUTH_WEBHOOK_SECRET?: string;
+    STANDARD_WEBHOOK_SECRET?: string;
+    KINDE_ISSUER_URL?: string;
+    OKTA_WEBHOOK_SECRET?: string;
+    SUPABASE_WEBHOOK_SECRET?: string;
+    AUTH0_LOG_STREAM_TOKEN?: string;
   }
 }

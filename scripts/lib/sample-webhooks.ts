@@ -13,6 +13,11 @@ import { randomUUID } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { Webhook } from "svix";
 import { DEV_SECRETS } from "../../test/support/secrets";
+import { createPrivateKey, sign as rsaSign } from "node:crypto";
+import { KINDE_DEV_KID, KINDE_DEV_PRIVATE_JWK } from "../../test/support/kinde-dev-key";
+import { createHmac } from "node:crypto";
+import { Webhook as StandardWebhook } from "standardwebhooks";
+import { svixMessageId } from "../../test/worker/providers/sign";
 
 // biome-ignore lint: sample payloads are free-form JSON
 export type Json = any;
@@ -102,7 +107,215 @@ const auth0: SampleProvider = {
   sign: (_body, { secret }) => ({ "content-type": "application/json", authorization: `Bearer ${secret}` }),
 };
 
-export const SAMPLE_PROVIDERS = { clerk, auth0 } satisfies Record<string, SampleProvider>;
+/**
+ * WorkOS: `{object: "event", id, event, data: user, created_at}`, signed as WorkOS's SDK does:
+ * `WorkOS-Signature: t=<ms>, v1=<hex HMAC-SHA256(secret, `${t}.${body}`)>`.
+ */
+const workos: SampleProvider = {
+  route: "/webhooks/workos",
+  secretBinding: "WORKOS_WEBHOOK_SECRET",
+  fixture: (event) => loadFixture("workos", event),
+  prepare(payload, { event, now, userId }) {
+    if (userId !== undefined) payload.data.id = userId;
+    const iso = new Date(now).toISOString();
+    payload.id = `event_${randomId().toUpperCase()}`;
+    payload.created_at = iso;
+    payload.data.updated_at = iso;
+    if (event === "user.created") payload.data.created_at = iso;
+    return { eventId: payload.id, userId: String(payload.data.id) };
+  },
+  sign: (body, { now, secret }) => ({
+    "content-type": "application/json",
+    "workos-signature": `t=${now}, v1=${hmacSha256Hex(firstSecret(secret), `${now}.${body}`)}`,
+  }),
+};
+
+/**
+ * ZITADEL Actions v2 event target (user.created → `user.human.added`, user.updated →
+ * `user.human.profile.changed`, user.deleted → `user.removed`), signed as `pkg/actions/signing.go`
+ * does: `ZITADEL-Signature: t=<unix s>,v1=<hex HMAC-SHA256(key, `${t}.${body}`)>`.
+ */
+const zitadel: SampleProvider = {
+  route: "/webhooks/zitadel",
+  secretBinding: "ZITADEL_WEBHOOK_SIGNING_KEY",
+  fixture: (event) => loadFixture("zitadel", event),
+  prepare(payload, { now, userId }) {
+    if (userId !== undefined) payload.aggregateID = userId;
+    payload.created_at = new Date(now).toISOString();
+    // A new event each send: the bridge dedupes on (instance, user, sequence).
+    payload.sequence = now;
+    return { eventId: `${payload.instanceID}:${payload.aggregateID}:${payload.sequence}`, userId: String(payload.aggregateID) };
+  },
+  sign(body, { now, secret }) {
+    const timestamp = Math.floor(now / 1000);
+    return { "content-type": "application/json", "zitadel-signature": `t=${timestamp},v1=${hmacSha256Hex(firstSecret(secret), `${timestamp}.${body}`)}` };
+  },
+};
+
+/**
+ * Logto (user.created → `User.Created`, user.updated → `User.Data.Updated`, user.deleted →
+ * `User.Deleted` with the id in `params.userId`), signed as Logto's docs show:
+ * `logto-signature-sha-256: <hex HMAC-SHA256(signing key, body)>`. Logto sends no event id; the
+ * bridge's is `hookId:event:createdAt`.
+ */
+const logto: SampleProvider = {
+  route: "/webhooks/logto",
+  secretBinding: "LOGTO_WEBHOOK_SIGNING_KEY",
+  fixture: (event) => loadFixture("logto", event),
+  prepare(payload, { event, now, userId }) {
+    const iso = new Date(now).toISOString();
+    payload.createdAt = iso;
+    if (userId !== undefined) {
+      if (payload.data) payload.data.id = userId;
+      if (payload.params?.userId) payload.params.userId = userId;
+    }
+    if (payload.data) {
+      payload.data.updatedAt = now;
+      if (event === "user.created") payload.data.createdAt = now;
+    }
+    return { eventId: `${payload.hookId}:${payload.event}:${iso}`, userId: String(payload.data?.id ?? payload.params?.userId) };
+  },
+  sign: (body, { secret }) => ({ "content-type": "application/json", "logto-signature-sha-256": hmacSha256Hex(firstSecret(secret), body) }),
+};
+
+/** Stack Auth (Svix): `{type, data: user}`; the event id is the `svix-id`, a Svix message id made at `now`. */
+const stackAuth: SampleProvider = {
+  route: "/webhooks/stack-auth",
+  secretBinding: "STACK_AUTH_WEBHOOK_SECRET",
+  fixture: (event) => loadFixture("stack-auth", event),
+  prepare(payload, { event, now, userId }) {
+    if (userId !== undefined) payload.data.id = userId;
+    if (event === "user.created") payload.data.signed_up_at_millis = now;
+    if (event !== "user.deleted") payload.data.last_active_at_millis = now;
+    // The bridge orders Stack Auth events by the time inside the Svix message id.
+    return { eventId: svixMessageId(now), userId: String(payload.data.id) };
+  },
+  sign(body, { eventId, now, secret }) {
+    const timestamp = Math.floor(now / 1000);
+    return {
+      "content-type": "application/json",
+      "svix-id": eventId,
+      "svix-timestamp": String(timestamp),
+      "svix-signature": new Webhook(firstSecret(secret)).sign(eventId, new Date(timestamp * 1000), body),
+    };
+  },
+};
+
+/** Standard Webhooks with the bridge's neutral payload (docs/standard-webhook-payload.md), signed with `standardwebhooks`. */
+const standard: SampleProvider = {
+  route: "/webhooks/standard",
+  secretBinding: "STANDARD_WEBHOOK_SECRET",
+  fixture: (event) => loadFixture("standard", event),
+  prepare(payload, { event, now, userId }) {
+    if (userId !== undefined) payload.data.id = userId;
+    const iso = new Date(now).toISOString();
+    payload.timestamp = iso;
+    payload.data.updated_at = iso;
+    if (event === "user.created") payload.data.created_at = iso;
+    return { eventId: `msg_${randomId()}`, userId: String(payload.data.id) };
+  },
+  sign(body, { eventId, now, secret }) {
+    const timestamp = Math.floor(now / 1000);
+    // The bridge accepts `v1,whsec_…` as Supabase shows it; the library wants `whsec_…`. Rotation: space-separated.
+    const signingSecret = (value: string) => (value.split(/\s+/).find(Boolean) ?? value).replace(/^v1,/, "");
+    return {
+      "content-type": "application/json",
+      "webhook-id": eventId,
+      "webhook-timestamp": String(timestamp),
+      "webhook-signature": new StandardWebhook(signingSecret(secret)).sign(eventId, new Date(timestamp * 1000), body),
+    };
+  },
+};
+
+/**
+ * Kinde: the body is an RS256 JWT of the payload, signed here with the public dev key
+ * (test/support/kinde-dev-key.ts) that `npm run dev` serves at KINDE_ISSUER_URL/.well-known/jwks.
+ * `encodeBody` turns the prepared payload into that JWT; `webhook-id` is the idempotency key.
+ */
+const kinde: SampleProvider & { encodeBody(payload: Json): string } = {
+  route: "/webhooks/kinde",
+  secretBinding: "KINDE_ISSUER_URL",
+  fixture: (event) => loadFixture("kinde", event),
+  prepare(payload, { now, userId }) {
+    if (userId !== undefined) payload.data.user.id = userId;
+    payload.event_id = `event_${randomId()}`;
+    payload.timestamp = payload.event_timestamp = new Date(now).toISOString();
+    return { eventId: `msg_${randomId()}`, userId: String(payload.data.user.id) };
+  },
+  // KINDE_ISSUER_URL is not a key: the dev key signs, the bridge fetches its public half from the issuer.
+  sign: (_body, { eventId }) => ({ "content-type": "application/jwt", "webhook-id": eventId }),
+  encodeBody(payload) {
+    const segment = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
+    const signingInput = `${segment({ alg: "RS256", kid: KINDE_DEV_KID, typ: "JWT" })}.${segment(payload)}`;
+    const key = createPrivateKey({ key: { ...KINDE_DEV_PRIVATE_JWK }, format: "jwk" });
+    return `${signingInput}.${rsaSign("sha256", Buffer.from(signingInput), key).toString("base64url")}`;
+  },
+};
+
+/** Okta Event Hooks: a batch (`data.events[]`) of one LogEvent; the secret is the whole Authorization header. */
+const okta: SampleProvider = {
+  route: "/webhooks/okta",
+  secretBinding: "OKTA_WEBHOOK_SECRET",
+  fixture: (event) => loadFixture("okta", event),
+  prepare(payload, { now, userId }) {
+    const event = payload.data.events[0];
+    const user = event.target.find((target: Json) => target.type === "User");
+    if (userId !== undefined) user.id = userId;
+    const iso = new Date(now).toISOString();
+    event.uuid = randomUUID();
+    event.published = iso;
+    payload.eventId = randomUUID();
+    payload.eventTime = iso;
+    return { eventId: event.uuid, userId: String(user.id) };
+  },
+  sign: (_body, { secret }) => ({ "content-type": "application/json", accept: "application/json", authorization: secret }),
+};
+
+/** Supabase Database Webhook on auth.users; the event id is derived by the bridge from type, id and updated_at. */
+const supabase: SampleProvider = {
+  route: "/webhooks/supabase",
+  secretBinding: "SUPABASE_WEBHOOK_SECRET",
+  fixture: (event) => loadFixture("supabase", event),
+  prepare(payload, { event, now, userId }) {
+    const iso = new Date(now).toISOString();
+    for (const row of [payload.record, payload.old_record]) {
+      if (row && userId !== undefined) row.id = userId;
+    }
+    const row = payload.record ?? payload.old_record;
+    if (payload.record) {
+      payload.record.updated_at = iso;
+      if (event === "user.created") payload.record.created_at = iso;
+    }
+    const id = String(row.id);
+    return { eventId: payload.type === "DELETE" ? `DELETE:${id}` : `${payload.type}:${id}:${iso}`, userId: id };
+  },
+  sign: (_body, { secret }) => ({ "content-type": "application/json", authorization: `Bearer ${secret}` }),
+};
+
+/** Auth0 Log Streams (Custom Webhook, JSON array): one log record; the token is the whole Authorization header. */
+const auth0Logs: SampleProvider = {
+  route: "/webhooks/auth0-logs",
+  secretBinding: "AUTH0_LOG_STREAM_TOKEN",
+  fixture: (event) => loadFixture("auth0-logs", event),
+  prepare(payload, { now, userId }) {
+    const record = payload[0];
+    const log = record.data;
+    record.log_id = log.log_id = `900${randomId()}`;
+    log.date = new Date(now).toISOString();
+    // A sapi log is about the user in the request path; its user_id is the admin who made the call.
+    if (log.type === "sapi") {
+      const target = userId ?? log.details.response.body.user_id;
+      log.details.request.path = `/api/v2/users/${encodeURIComponent(target)}`;
+      log.details.response.body.user_id = target;
+      return { eventId: record.log_id, userId: String(target) };
+    }
+    if (userId !== undefined) log.user_id = userId;
+    return { eventId: record.log_id, userId: String(log.user_id) };
+  },
+  sign: (_body, { secret }) => ({ "content-type": "application/json", authorization: secret }),
+};
+
+export const SAMPLE_PROVIDERS = { clerk, auth0, workos, zitadel, logto, "stack-auth": stackAuth, standard, kinde, okta, supabase, "auth0-logs": auth0Logs } satisfies Record<string, SampleProvider>;
 export type SampleProviderName = keyof typeof SAMPLE_PROVIDERS;
 
 export function isSampleProvider(name: string): name is SampleProviderName {
@@ -226,6 +439,11 @@ export function resolveSecrets(env: NodeJS.ProcessEnv = process.env, fileVars: R
 /** During a rotation the bridge's binding holds several secrets (space- or comma-separated): sign with the first. */
 function firstSecret(value: string): string {
   return value.split(/[\s,]+/).find(Boolean) ?? value;
+}
+
+/** Hex HMAC-SHA256 keyed with the secret's UTF-8 bytes (WorkOS, ZITADEL, Logto). */
+function hmacSha256Hex(secret: string, content: string): string {
+  return createHmac("sha256", secret).update(content).digest("hex");
 }
 
 function randomId(): string {

@@ -1,12 +1,24 @@
 import { constantTimeEqual } from "./constant-time";
 import type { Verifier } from "./verifier";
 
+/** Shorter shared tokens are guessable; no sender requires them to be short, so the bridge insists. */
+export const MIN_STATIC_TOKEN_LENGTH = 16;
+
+export interface StaticTokenOptions {
+  /**
+   * `Bearer` (default): the header is `Authorization: Bearer <token>` (Auth0 Event Streams and
+   * Actions, Supabase). `raw`: the whole header value is the token, for senders where the operator
+   * types the exact header value (Okta Event Hooks, Auth0 Log Streams).
+   */
+  scheme?: "Bearer" | "raw";
+}
+
 /**
- * A static shared secret in the `Authorization` header, for senders that do not sign
- * (Auth0 Event Streams, Auth0 Actions). `scheme: "Bearer"` expects `Bearer <token>`.
+ * A static shared secret in the `Authorization` header, for senders that do not sign.
+ * Compared in constant time.
  */
-export function createBearerTokenVerifier(token: string, options: { scheme?: "Bearer" } = { scheme: "Bearer" }): Verifier {
-  const expected = options.scheme ? `${options.scheme} ${token}` : token;
+export function createBearerTokenVerifier(token: string, options: StaticTokenOptions = {}): Verifier {
+  const expected = options.scheme === "raw" ? token : `Bearer ${token}`;
   return async ({ headers }) => {
     const presented = headers.get("authorization");
     if (!presented) return { ok: false, reason: "missing Authorization header" };
