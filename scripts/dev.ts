@@ -15,6 +15,8 @@ import { constants } from "node:os";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { startOrqEmulator, type OrqEmulator } from "../emulator/orq-emulator";
+import { startJwksServer, type JwksServer } from "../test/support/jwks-server";
+import { KINDE_DEV_JWKS } from "../test/support/kinde-dev-key";
 import { DEV_SECRETS } from "../test/support/secrets";
 import { readDevVarsFile } from "./lib/sample-webhooks";
 
@@ -115,6 +117,16 @@ async function main(): Promise<void> {
   }
 
   const plan = planVars(emulator.url);
+  // Kinde signs with a key from its issuer's JWKS: with the dev issuer, serve the dev key set.
+  let jwks: JwksServer | undefined;
+  if (plan.passed.KINDE_ISSUER_URL === DEV_SECRETS.KINDE_ISSUER_URL) {
+    const { port: jwksPort } = new URL(DEV_SECRETS.KINDE_ISSUER_URL);
+    jwks = await startJwksServer({ port: Number(jwksPort), host: HOST, issuers: { "": KINDE_DEV_JWKS } }).catch((error: Error) => {
+      console.error(`Could not serve the Kinde dev JWKS on ${HOST}:${jwksPort} (${error.message}); /webhooks/kinde will answer 5xx.`);
+      return undefined;
+    });
+  }
+  const closeLocalServices = () => Promise.all([emulator.close(), jwks?.close()]);
   const args = [
     "dev",
     "--ip",
@@ -150,12 +162,12 @@ async function main(): Promise<void> {
 
   child.once("error", async (error) => {
     console.error(`Could not run wrangler (${command}): ${error.message}`);
-    await emulator.close();
+    await closeLocalServices();
     process.exit(1);
   });
 
   child.once("exit", async (code, signal) => {
-    await emulator.close().catch(() => {});
+    await closeLocalServices().catch(() => {});
     process.exit(code ?? (signal ? 128 + (constants.signals[signal] ?? 0) : 1));
   });
 
@@ -169,7 +181,7 @@ async function main(): Promise<void> {
       : `ORQ_API_URL from ${plan.file?.path} (the emulator on ${emulator.url} is unused)`;
     console.log(
       `\n${banner([
-        ["bridge", `${bridgeUrl}  (GET /health, POST /webhooks/{clerk,auth0})`],
+        ["bridge", `${bridgeUrl}  (GET /health, POST /webhooks/<provider>)`],
         ["orq.ai", orqLine],
         ["secrets", secrets],
         ["try", `npm run send -- clerk user.created${sendFlags}`],

@@ -59,6 +59,8 @@ export interface SampleProvider {
   prepare(payload: Json, context: PrepareContext): { eventId: string; userId: string };
   /** Headers that authenticate `body` the way the provider does (content-type included). */
   sign(body: string, context: SignContext): Record<string, string>;
+  /** The body on the wire when it is not the payload's JSON (Kinde: a signed JWT). */
+  encodeBody?(payload: Json): string;
 }
 
 /** Clerk (Svix): `{type, timestamp (ms), data: user}`; the event id is the `svix-id` header. */
@@ -232,7 +234,7 @@ const standard: SampleProvider = {
  * (test/support/kinde-dev-key.ts) that `npm run dev` serves at KINDE_ISSUER_URL/.well-known/jwks.
  * `encodeBody` turns the prepared payload into that JWT; `webhook-id` is the idempotency key.
  */
-const kinde: SampleProvider & { encodeBody(payload: Json): string } = {
+const kinde: SampleProvider = {
   route: "/webhooks/kinde",
   secretBinding: "KINDE_ISSUER_URL",
   fixture: (event) => loadFixture("kinde", event),
@@ -358,7 +360,7 @@ export function buildSampleRequest(provider: SampleProviderName, event: SampleEv
   const payload = spec.fixture(event);
   const { eventId, userId } = spec.prepare(payload, { event, now, ...(options.userId !== undefined && { userId: options.userId }) });
   options.patch?.(payload);
-  const body = JSON.stringify(payload);
+  const body = spec.encodeBody?.(payload) ?? JSON.stringify(payload);
   const secret = (options.secrets ?? resolveSecrets())[spec.secretBinding] ?? DEV_SECRETS[spec.secretBinding];
   return {
     provider,
