@@ -40,7 +40,10 @@ export function webhookRoute(provider: WebhookProvider): [MiddlewareHandler<Env>
 
     const body = new Uint8Array(await c.req.arrayBuffer());
     const verified = await setup.verify({ headers: c.req.raw.headers, body }, started);
-    if (!verified.ok) return reject(c, provider, started, 401, "unauthorized", verified.reason);
+    if (!verified.ok) {
+      if (verified.temporary) return reject(c, provider, started, 503, "temporarily_unavailable", verified.reason);
+      return reject(c, provider, started, 401, "unauthorized", verified.reason);
+    }
 
     let json: unknown = verified.payload;
     if (json === undefined) {
@@ -121,7 +124,7 @@ export function verificationRoute(provider: WebhookProvider): Handler<Env> {
   };
 }
 
-function reject(c: Context<Env>, provider: WebhookProvider, started: number, status: 400 | 401 | 404 | 413, error: string, message: string, eventType?: string) {
+function reject(c: Context<Env>, provider: WebhookProvider, started: number, status: 400 | 401 | 404 | 413 | 503, error: string, message: string, eventType?: string) {
   log(provider, started, status, error, { event_type: eventType });
   return c.json({ error, message }, status);
 }

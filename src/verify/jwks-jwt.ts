@@ -25,8 +25,8 @@ const FETCH_TIMEOUT_MS = 5_000;
 const MIN_MODULUS_BITS = 2048;
 
 /**
- * The key set could not be fetched (network, 5xx, not a JWKS). Thrown rather than answered 401:
- * a 5xx makes the sender retry, and the event is not lost to an outage of its own key endpoint.
+ * The key set could not be fetched (network, 5xx, not a JWKS). Answered as a temporary failure
+ * (503), not 401: the sender retries, and the event is not lost to an outage of its key endpoint.
  */
 export class JwksUnavailableError extends Error {
   override readonly name = "JwksUnavailableError";
@@ -73,7 +73,13 @@ export function createJwksJwtVerifier(options: JwksJwtVerifierOptions): Verifier
     const signature = decodeBase64Url(encodedSignature);
     if (!signature) return { ok: false, reason: "JWT signature is not base64url" };
 
-    const candidates = await keysFor(options.jwksUrl, header.kid, nowMs);
+    let candidates: readonly CryptoKey[];
+    try {
+      candidates = await keysFor(options.jwksUrl, header.kid, nowMs);
+    } catch (error) {
+      if (error instanceof JwksUnavailableError) return { ok: false, reason: "the issuer's JWKS is unavailable", temporary: true };
+      throw error;
+    }
     if (candidates.length === 0) return { ok: false, reason: "JWT is signed with a key the issuer does not publish" };
     const signed = encoder.encode(`${encodedHeader}.${encodedPayload}`);
     let genuine = false;

@@ -10,7 +10,10 @@ export type VerifyResult =
    * `payload`: set by schemes whose body is not JSON (a JWT): the verified, decoded payload.
    */
   | { ok: true; deliveryId?: string; payload?: unknown }
-  /** `reason` is safe to return to the caller: it never echoes a secret. */
-  | { ok: false; reason: string };
+  /**
+   * `reason` is safe to return to the caller: it never echoes a secret. `temporary`: the request
+   * could not be checked right now (the sender's key endpoint is down) → 503, so it is retried.
+   */
+  | { ok: false; reason: string; temporary?: true };
 
 export type Verifier = (request: WebhookRequest, nowMs: number) => Promise<VerifyResult>;
