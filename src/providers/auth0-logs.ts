@@ -1,9 +1,9 @@
 import * as z from "zod/mini";
 import { describeIssue } from "../describe-issue";
 import { firstPresent, isoToEpochMs, joinName, type IdentityEvent, type IdentityEventType, type IdentityProfile } from "../identity/identity-event";
-import { MIN_STATIC_TOKEN_LENGTH, createBearerTokenVerifier } from "../verify/bearer-token";
+import { createBearerTokenVerifier } from "../verify/bearer-token";
 import type { Verifier } from "../verify/verifier";
-import { optionalString, readBinding, type NormaliseResult, type WebhookProvider } from "./provider";
+import { optionalString, configureStaticToken, type NormaliseResult, type WebhookProvider } from "./provider";
 
 /**
  * Auth0 Log Streams → Custom Webhook: tenant log records, batched, in whichever "Content Format"
@@ -57,12 +57,7 @@ export const auth0Logs: WebhookProvider = {
   secretBinding: "AUTH0_LOG_STREAM_TOKEN",
 
   configure(env) {
-    const token = readBinding(env, this.secretBinding);
-    if (!token) return { status: "not_configured" };
-    if (token.length < MIN_STATIC_TOKEN_LENGTH) {
-      return { status: "invalid", problem: `must be at least ${MIN_STATIC_TOKEN_LENGTH} characters` };
-    }
-    return { status: "configured", verify: withJsonLines(createBearerTokenVerifier(token, { scheme: "raw" })) };
+    return configureStaticToken(env, this.secretBinding, (token) => withJsonLines(createBearerTokenVerifier(token, { scheme: "raw" })));
   },
 
   normalise(body): NormaliseResult {

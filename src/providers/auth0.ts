@@ -1,7 +1,7 @@
 import * as z from "zod/mini";
 import { firstPresent, isoToEpochMs, joinName } from "../identity/identity-event";
 import { createBearerTokenVerifier } from "../verify/bearer-token";
-import { UserId, metadataObject, optionalString, parseHandledEvent, readBinding, single, type WebhookProvider } from "./provider";
+import { UserId, metadataObject, optionalString, configureStaticToken, parseHandledEvent, single, type WebhookProvider } from "./provider";
 
 /**
  * Auth0 Event Streams: CloudEvents 1.0 with `data.object` the user (auth0-user-events.schema.json).
@@ -34,20 +34,13 @@ const cloudEvent = z.object({
 const schemas = { "user.created": cloudEvent, "user.updated": cloudEvent, "user.deleted": cloudEvent };
 const eventTypes = { "user.created": "created", "user.updated": "updated", "user.deleted": "deleted" } as const;
 
-/** Shorter tokens are guessable; Auth0 accepts any length, so the bridge insists. */
-export const AUTH0_TOKEN_MIN_LENGTH = 16;
 
 export const auth0: WebhookProvider = {
   name: "auth0",
   secretBinding: "AUTH0_WEBHOOK_TOKEN",
 
   configure(env) {
-    const token = readBinding(env, this.secretBinding);
-    if (!token) return { status: "not_configured" };
-    if (token.length < AUTH0_TOKEN_MIN_LENGTH) {
-      return { status: "invalid", problem: `must be at least ${AUTH0_TOKEN_MIN_LENGTH} characters` };
-    }
-    return { status: "configured", verify: createBearerTokenVerifier(token) };
+    return configureStaticToken(env, this.secretBinding, (token) => createBearerTokenVerifier(token));
   },
 
   normalise(body) {

@@ -2,7 +2,7 @@ import * as z from "zod/mini";
 import { describeIssue } from "../describe-issue";
 import { firstPresent, isoToEpochMs, joinName, toEpochMs } from "../identity/identity-event";
 import { createBodyHmacVerifier } from "../verify/body-hmac";
-import { UserId, optionalString, parseHandledEvent, readBinding, single, type WebhookProvider } from "./provider";
+import { UserId, optionalString, configureSigningSecrets, parseHandledEvent, single, type WebhookProvider } from "./provider";
 
 /**
  * Logto webhooks (docs: "Webhooks request"). Every body has `{ hookId, event, createdAt }`;
@@ -59,11 +59,8 @@ export const logto: WebhookProvider = {
   secretBinding: "LOGTO_WEBHOOK_SIGNING_KEY",
 
   configure(env) {
-    const value = readBinding(env, this.secretBinding);
-    if (!value) return { status: "not_configured" };
-    // Several keys, space- or comma-separated, while the webhook's signing key is being regenerated.
-    const secrets = value.split(/[\s,]+/).filter(Boolean);
-    return { status: "configured", verify: createBodyHmacVerifier(secrets, { header: "logto-signature-sha-256" }) };
+    // Several keys while the webhook's signing key is being regenerated.
+    return configureSigningSecrets(env, this.secretBinding, (secrets) => createBodyHmacVerifier(secrets, { header: "logto-signature-sha-256" }));
   },
 
   normalise(body, { receivedAt }) {

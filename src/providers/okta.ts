@@ -2,8 +2,8 @@ import * as z from "zod/mini";
 import { describeIssue } from "../describe-issue";
 import type { IdentityEvent, IdentityEventType } from "../identity/identity-event";
 import { firstPresent, isoToEpochMs } from "../identity/identity-event";
-import { MIN_STATIC_TOKEN_LENGTH, createBearerTokenVerifier } from "../verify/bearer-token";
-import { optionalString, readBinding, type NormaliseResult, type WebhookProvider } from "./provider";
+import { createBearerTokenVerifier } from "../verify/bearer-token";
+import { optionalString, configureStaticToken, type NormaliseResult, type WebhookProvider } from "./provider";
 
 /**
  * Okta Event Hooks (developer.okta.com "Event hooks"): a batch of System Log events per POST,
@@ -38,12 +38,7 @@ export const okta: WebhookProvider = {
   secretBinding: "OKTA_WEBHOOK_SECRET",
 
   configure(env) {
-    const secret = readBinding(env, this.secretBinding);
-    if (!secret) return { status: "not_configured" };
-    if (secret.length < MIN_STATIC_TOKEN_LENGTH) {
-      return { status: "invalid", problem: `must be at least ${MIN_STATIC_TOKEN_LENGTH} characters` };
-    }
-    return { status: "configured", verify: createBearerTokenVerifier(secret, { scheme: "raw" }) };
+    return configureStaticToken(env, this.secretBinding, (secret) => createBearerTokenVerifier(secret, { scheme: "raw" }));
   },
 
   answerGet(headers) {

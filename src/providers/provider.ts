@@ -1,6 +1,8 @@
 import * as z from "zod/mini";
 import { describeIssue } from "../describe-issue";
 import type { IdentityEvent } from "../identity/identity-event";
+import { MIN_STATIC_TOKEN_LENGTH } from "../verify/bearer-token";
+import { createSvixVerifier, decodeSvixSecret } from "../verify/svix";
 import type { Verifier } from "../verify/verifier";
 
 /** Env bindings as plain values; each provider reads its own. */
@@ -50,7 +52,49 @@ export function readBinding(env: EnvValues, name: string): string | undefined {
   return typeof value === "string" && value.trim() ? value.trim() : undefined;
 }
 
-const EventType = z.object({ type: z.string() });
+/**
+ * A provider configured by a static shared token (Auth0, Okta, Supabase, Auth0 Log Streams):
+ * not set → closed; shorter than MIN_STATIC_TOKEN_LENGTH → invalid (guessable).
+ */
+export function configureStaticToken(env: EnvValues, binding: string, verifierFor: (token: string) => Verifier): ProviderSetup {
+  const token = readBinding(env, binding);
+  if (!token) return { status: "not_configured" };
+  if (token.length < MIN_STATIC_TOKEN_LENGTH) return { status: "invalid", problem: `must be at least ${MIN_STATIC_TOKEN_LENGTH} characters` };
+  return { status: "configured", verify: verifierFor(token) };
+}
+
+/**
+ * A provider configured by signing secrets. Several may be set, separated by spaces or commas
+ * (`separator`), while a secret is rotated: a request matching any of them is genuine.
+ * `check` throws with a reason when a secret is malformed.
+ */
+export function configureSigningSecrets(
+  env: EnvValues,
+  binding: string,
+  verifierFor: (secrets: string[]) => Verifier,
+  options: { separator?: RegExp; check?: (secret: string) => unknown } = {},
+): ProviderSetup {
+  const value = readBinding(env, binding);
+  if (!value) return { status: "not_configured" };
+  const secrets = value.split(options.separator ?? /[\s,]+/).filter(Boolean);
+  for (const [index, secret] of secrets.entries()) {
+    try {
+      options.check?.(secret);
+    } catch (error) {
+      return { status: "invalid", problem: `secret #${index + 1} ${(error as Error).message}` };
+    }
+  }
+  return { status: "configured", verify: verifierFor(secrets) };
+}
+
+/** Svix-signed providers (Clerk, Stack Auth) and Standard Webhooks senders (`webhook-*` headers). */
+export function configureSvix(env: EnvValues, binding: string, headerPrefix: "svix" | "webhook", separator?: RegExp): ProviderSetup {
+  return configureSigningSecrets(env, binding, (secrets) => createSvixVerifier(secrets, { headerPrefix }), {
+    separator,
+    check: decodeSvixSecret,
+  });
+}
+
 
 /**
  * Shared first steps of every normaliser: find the event type, ignore types the bridge does not
@@ -59,10 +103,11 @@ const EventType = z.object({ type: z.string() });
 export function parseHandledEvent<S extends Record<string, z.ZodMiniType>>(
   body: unknown,
   schemas: S,
+  /** Where the sender puts the event type: `type`, or e.g. `event` (WorkOS), `event_type` (ZITADEL). */
+  typeField = "type",
 ): { kind: "parsed"; type: keyof S & string; payload: z.output<S[keyof S]> } | Exclude<NormaliseResult, { kind: "events" }> {
-  const envelope = EventType.safeParse(body);
-  if (!envelope.success) return { kind: "invalid", problem: describeIssue(envelope.error) };
-  const type = envelope.data.type;
+  const type = typeof body === "object" && body !== null && !Array.isArray(body) ? (body as Record<string, unknown>)[typeField] : undefined;
+  if (typeof type !== "string") return { kind: "invalid", problem: `${typeField}: expected a string` };
   if (!Object.hasOwn(schemas, type)) return { kind: "ignored", eventType: type };
   const parsed = (schemas[type] as z.ZodMiniType).safeParse(body);
   if (!parsed.success) return { kind: "invalid", problem: describeIssue(parsed.error), eventType: type };

@@ -1,7 +1,6 @@
 import * as z from "zod/mini";
 import { firstPresent } from "../identity/identity-event";
-import { createSvixVerifier, decodeSvixSecret } from "../verify/svix";
-import { UserId, metadataObject, optionalNumber, optionalString, parseHandledEvent, readBinding, single, type WebhookProvider } from "./provider";
+import { UserId, metadataObject, optionalNumber, optionalString, configureSvix, parseHandledEvent, single, type WebhookProvider } from "./provider";
 
 /**
  * Stack Auth, delivered by Svix. Payloads from Stack Auth's webhooks OpenAPI (`webhooks.json` in
@@ -29,18 +28,7 @@ export const stackAuth: WebhookProvider = {
   secretBinding: "STACK_AUTH_WEBHOOK_SECRET",
 
   configure(env) {
-    const value = readBinding(env, this.secretBinding);
-    if (!value) return { status: "not_configured" };
-    // Several secrets, space- or comma-separated, during a rotation.
-    const secrets = value.split(/[\s,]+/).filter(Boolean);
-    for (const [index, secret] of secrets.entries()) {
-      try {
-        decodeSvixSecret(secret);
-      } catch (error) {
-        return { status: "invalid", problem: `secret #${index + 1} ${(error as Error).message}` };
-      }
-    }
-    return { status: "configured", verify: createSvixVerifier(secrets, { headerPrefix: "svix" }) };
+    return configureSvix(env, this.secretBinding, "svix");
   },
 
   normalise(body, { deliveryId, receivedAt }) {

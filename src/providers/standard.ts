@@ -1,7 +1,6 @@
 import * as z from "zod/mini";
 import { firstPresent, isoToEpochMs, joinName, toEpochMs } from "../identity/identity-event";
-import { createSvixVerifier, decodeSvixSecret } from "../verify/svix";
-import { UserId, metadataObject, optionalString, parseHandledEvent, readBinding, single, type WebhookProvider } from "./provider";
+import { UserId, metadataObject, optionalString, configureSvix, parseHandledEvent, single, type WebhookProvider } from "./provider";
 
 /**
  * Any sender that signs with Standard Webhooks (`webhook-id`, `webhook-timestamp`,
@@ -38,18 +37,8 @@ export const standard: WebhookProvider = {
   secretBinding: "STANDARD_WEBHOOK_SECRET",
 
   configure(env) {
-    const value = readBinding(env, this.secretBinding);
-    if (!value) return { status: "not_configured" };
-    // Several secrets, space-separated, during a rotation. Not comma: Supabase shows a secret as `v1,whsec_…`.
-    const secrets = value.split(/\s+/).filter(Boolean);
-    for (const [index, secret] of secrets.entries()) {
-      try {
-        decodeSvixSecret(secret);
-      } catch (error) {
-        return { status: "invalid", problem: `secret #${index + 1} ${(error as Error).message}` };
-      }
-    }
-    return { status: "configured", verify: createSvixVerifier(secrets, { headerPrefix: "webhook" }) };
+    // Several secrets are space-separated only: Supabase shows a secret as `v1,whsec_…`.
+    return configureSvix(env, this.secretBinding, "webhook", /\s+/);
   },
 
   normalise(body, { deliveryId }) {

@@ -1,7 +1,7 @@
 import * as z from "zod/mini";
 import { firstPresent, isoToEpochMs } from "../identity/identity-event";
-import { MIN_STATIC_TOKEN_LENGTH, createBearerTokenVerifier } from "../verify/bearer-token";
-import { UserId, metadataObject, optionalString, parseHandledEvent, readBinding, single, type WebhookProvider } from "./provider";
+import { createBearerTokenVerifier } from "../verify/bearer-token";
+import { UserId, metadataObject, optionalString, parseHandledEvent, configureStaticToken, single, type WebhookProvider } from "./provider";
 
 /**
  * Supabase has no user webhooks of its own: a Database Webhook (a trigger calling pg_net) on
@@ -33,12 +33,7 @@ export const supabase: WebhookProvider = {
   secretBinding: "SUPABASE_WEBHOOK_SECRET",
 
   configure(env) {
-    const secret = readBinding(env, this.secretBinding);
-    if (!secret) return { status: "not_configured" };
-    if (secret.length < MIN_STATIC_TOKEN_LENGTH) {
-      return { status: "invalid", problem: `must be at least ${MIN_STATIC_TOKEN_LENGTH} characters` };
-    }
-    return { status: "configured", verify: createBearerTokenVerifier(secret) };
+    return configureStaticToken(env, this.secretBinding, (secret) => createBearerTokenVerifier(secret));
   },
 
   normalise(body, { receivedAt }) {

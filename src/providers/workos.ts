@@ -1,8 +1,7 @@
 import * as z from "zod/mini";
-import { describeIssue } from "../describe-issue";
 import { firstPresent, isoToEpochMs, joinName } from "../identity/identity-event";
 import { createTimestampedHmacVerifier } from "../verify/timestamped-hmac";
-import { UserId, metadataObject, optionalString, parseHandledEvent, readBinding, single, type WebhookProvider } from "./provider";
+import { UserId, metadataObject, optionalString, configureSigningSecrets, parseHandledEvent, single, type WebhookProvider } from "./provider";
 
 /**
  * WorkOS AuthKit user events. Envelope from WorkOS's events docs: `{ object: "event", id: "event_…",
@@ -31,28 +30,17 @@ const userEvent = z.object({
 const schemas = { "user.created": userEvent, "user.updated": userEvent, "user.deleted": userEvent };
 const eventTypes = { "user.created": "created", "user.updated": "updated", "user.deleted": "deleted" } as const;
 
-const WorkosEnvelope = z.object({ event: z.string() });
 
 export const workos: WebhookProvider = {
   name: "workos",
   secretBinding: "WORKOS_WEBHOOK_SECRET",
 
   configure(env) {
-    const value = readBinding(env, this.secretBinding);
-    if (!value) return { status: "not_configured" };
-    // Several secrets, space- or comma-separated, during a rotation.
-    const secrets = value.split(/[\s,]+/).filter(Boolean);
-    return {
-      status: "configured",
-      verify: createTimestampedHmacVerifier(secrets, { header: "workos-signature", timestampUnit: "ms", toleranceSeconds: 180 }),
-    };
+    return configureSigningSecrets(env, this.secretBinding, (secrets) => createTimestampedHmacVerifier(secrets, { header: "workos-signature", timestampUnit: "ms", toleranceSeconds: 180 }));
   },
 
   normalise(body) {
-    const envelope = WorkosEnvelope.safeParse(body);
-    if (!envelope.success) return { kind: "invalid", problem: describeIssue(envelope.error) };
-    // WorkOS names the event type `event`; the shared parser reads `type`.
-    const parsed = parseHandledEvent({ ...(body as object), type: envelope.data.event }, schemas);
+    const parsed = parseHandledEvent(body, schemas, "event");
     if (parsed.kind !== "parsed") return parsed;
     const { id, created_at: sentAtIso, data: user } = parsed.payload;
     const type = eventTypes[parsed.type];

@@ -2,7 +2,7 @@ import * as z from "zod/mini";
 import { describeIssue } from "../describe-issue";
 import { firstPresent, isoToEpochMs, joinName, type IdentityProfile } from "../identity/identity-event";
 import { createTimestampedHmacVerifier } from "../verify/timestamped-hmac";
-import { UserId, optionalString, parseHandledEvent, readBinding, single, type WebhookProvider } from "./provider";
+import { UserId, optionalString, configureSigningSecrets, parseHandledEvent, single, type WebhookProvider } from "./provider";
 
 /**
  * ZITADEL Actions v2, an execution with an event condition calling a REST webhook target.
@@ -55,28 +55,17 @@ const schemas = {
   "user.removed": ZitadelEvent,
 };
 
-const EventType = z.object({ event_type: z.string() });
 
 export const zitadel: WebhookProvider = {
   name: "zitadel",
   secretBinding: "ZITADEL_WEBHOOK_SIGNING_KEY",
 
   configure(env) {
-    const value = readBinding(env, this.secretBinding);
-    if (!value) return { status: "not_configured" };
-    // Several keys, space- or comma-separated, while a target's signing key is being rotated.
-    const secrets = value.split(/[\s,]+/).filter(Boolean);
-    return {
-      status: "configured",
-      verify: createTimestampedHmacVerifier(secrets, { header: "zitadel-signature", timestampUnit: "s", toleranceSeconds: 300 }),
-    };
+    return configureSigningSecrets(env, this.secretBinding, (secrets) => createTimestampedHmacVerifier(secrets, { header: "zitadel-signature", timestampUnit: "s", toleranceSeconds: 300 }));
   },
 
   normalise(body) {
-    const envelope = EventType.safeParse(body);
-    if (!envelope.success) return { kind: "invalid", problem: describeIssue(envelope.error) };
-    // ZITADEL names the event type `event_type`; the shared parser reads `type`.
-    const parsed = parseHandledEvent({ ...(body as object), type: envelope.data.event_type }, schemas);
+    const parsed = parseHandledEvent(body, schemas, "event_type");
     if (parsed.kind !== "parsed") return parsed;
     const event = parsed.payload;
     const { type, partial } = eventTypes[parsed.type];
