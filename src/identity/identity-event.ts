@@ -46,6 +46,11 @@ export function happenedAfter(
   return typeRank[next.type] > typeRank[current.type];
 }
 
+/** Epoch milliseconds that a Date can hold (±8.64e15): anything else is not a real event time. */
+export function isRepresentableTime(ms: number): boolean {
+  return Number.isFinite(ms) && Math.abs(ms) <= 8.64e15;
+}
+
 /** Provider timestamps come in seconds or milliseconds (Clerk documents ms, its examples show seconds). */
 export function toEpochMs(value: number): number {
   return value < 1e12 ? value * 1000 : value;

@@ -1,6 +1,6 @@
 import type { CreateIdentityRequest } from "../deliver/orq-schemas";
 import type { DesiredIdentity } from "../deliver/sync-identity";
-import type { IdentityEvent } from "./identity-event";
+import { isRepresentableTime, type IdentityEvent } from "./identity-event";
 
 /** How operators shape identities (README "Mapping"); parsed from env bindings in config.ts. */
 export interface MappingOptions {
@@ -69,7 +69,8 @@ function toMetadata(event: IdentityEvent, options: MappingOptions): Record<strin
     }
   }
   metadata.provider = event.provider;
-  if (event.profile?.createdAt !== undefined) metadata.provider_created_at = new Date(event.profile.createdAt).toISOString();
+  const createdAt = event.profile?.createdAt;
+  if (createdAt !== undefined && isRepresentableTime(createdAt)) metadata.provider_created_at = new Date(createdAt).toISOString();
   return metadata;
 }
 

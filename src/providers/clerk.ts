@@ -1,6 +1,6 @@
 import * as z from "zod/mini";
 import { firstPresent, joinName, toEpochMs } from "../identity/identity-event";
-import { UserId, metadataObject, optionalNumber, optionalString, configureSvix, parseHandledEvent, single, type WebhookProvider } from "./provider";
+import { EpochTime, UserId, metadataObject, optionalEpochTime, optionalString, configureSvix, parseHandledEvent, single, type WebhookProvider } from "./provider";
 
 /**
  * Clerk, delivered by Svix. Payload shapes from Clerk's webhook OpenAPI
@@ -19,14 +19,14 @@ const ClerkUser = z.object({
   // unsafe_metadata is user-writable, so neither is part of the schema.
   public_metadata: metadataObject,
   external_id: optionalString,
-  created_at: optionalNumber,
-  updated_at: optionalNumber,
+  created_at: optionalEpochTime,
+  updated_at: optionalEpochTime,
 });
 
-const userEvent = z.object({ type: z.string(), timestamp: z.number(), data: ClerkUser });
+const userEvent = z.object({ type: z.string(), timestamp: EpochTime, data: ClerkUser });
 const deletedEvent = z.object({
   type: z.string(),
-  timestamp: z.number(),
+  timestamp: EpochTime,
   data: z.object({ id: UserId, external_id: optionalString }),
 });
 

@@ -1,6 +1,6 @@
 import * as z from "zod/mini";
 import { describeIssue } from "../describe-issue";
-import type { IdentityEvent } from "../identity/identity-event";
+import { isRepresentableTime, toEpochMs, type IdentityEvent } from "../identity/identity-event";
 import { MIN_STATIC_TOKEN_LENGTH } from "../verify/bearer-token";
 import { createSvixVerifier, decodeSvixSecret } from "../verify/svix";
 import type { Verifier } from "../verify/verifier";
@@ -122,5 +122,7 @@ export function single(event: IdentityEvent): NormaliseResult {
 export const UserId = z.string().check(z.trim(), z.minLength(1, "must not be empty"));
 /** Optional string that providers send as null when absent. */
 export const optionalString = z.nullish(z.string());
-export const optionalNumber = z.nullish(z.number());
+/** Epoch seconds or milliseconds that a Date can hold (see toEpochMs): rejects 1e20 and the like. */
+export const EpochTime = z.number().check(z.refine((value) => isRepresentableTime(toEpochMs(value)), "is not a representable time"));
+export const optionalEpochTime = z.nullish(EpochTime);
 export const metadataObject = z.nullish(z.record(z.string(), z.unknown()));

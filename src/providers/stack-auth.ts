@@ -1,6 +1,6 @@
 import * as z from "zod/mini";
 import { firstPresent } from "../identity/identity-event";
-import { UserId, metadataObject, optionalNumber, optionalString, configureSvix, parseHandledEvent, single, type WebhookProvider } from "./provider";
+import { UserId, metadataObject, optionalEpochTime, optionalString, configureSvix, parseHandledEvent, single, type WebhookProvider } from "./provider";
 
 /**
  * Stack Auth, delivered by Svix. Payloads from Stack Auth's webhooks OpenAPI (`webhooks.json` in
@@ -12,7 +12,7 @@ const StackUser = z.object({
   primary_email: optionalString,
   display_name: optionalString,
   profile_image_url: optionalString,
-  signed_up_at_millis: optionalNumber,
+  signed_up_at_millis: optionalEpochTime,
   // Only client_read_only_metadata is read: it is written by the app's server alone.
   // server_metadata may hold secrets and client_metadata is user-writable; neither is in the schema.
   client_read_only_metadata: metadataObject,

@@ -1,6 +1,6 @@
 import * as z from "zod/mini";
 import { firstPresent, isoToEpochMs, joinName, toEpochMs } from "../identity/identity-event";
-import { UserId, metadataObject, optionalString, configureSvix, parseHandledEvent, single, type WebhookProvider } from "./provider";
+import { EpochTime, UserId, metadataObject, optionalString, configureSvix, parseHandledEvent, single, type WebhookProvider } from "./provider";
 
 /**
  * Any sender that signs with Standard Webhooks (`webhook-id`, `webhook-timestamp`,
@@ -11,7 +11,7 @@ import { UserId, metadataObject, optionalString, configureSvix, parseHandledEven
  */
 
 /** ISO 8601 with an offset, or epoch milliseconds (seconds are recognised and converted). */
-const Time = z.union([z.iso.datetime({ offset: true }), z.number().check(z.nonnegative())]);
+const Time = z.union([z.iso.datetime({ offset: true }), EpochTime.check(z.nonnegative())]);
 
 const StandardUser = z.object({
   id: UserId,

@@ -4,6 +4,7 @@ import { getConfig } from "../config";
 import { describeIssue } from "../describe-issue";
 import * as z from "zod/mini";
 import { CreateIdentityRequest, ExternalId } from "../deliver/orq-schemas";
+import { isRepresentableTime } from "../identity/identity-event";
 import { toDesiredIdentity } from "../identity/to-orq-identity";
 import { logLine } from "../log";
 import type { WebhookProvider } from "../providers/provider";
@@ -66,6 +67,9 @@ export function webhookRoute(provider: WebhookProvider): [MiddlewareHandler<Env>
 
     const changes: IdentityChange[] = [];
     for (const event of normalised.events) {
+      if (!isRepresentableTime(event.occurredAt)) {
+        return reject(c, provider, started, 400, "invalid_payload", "event time is not a representable date", event.type);
+      }
       const desired = toDesiredIdentity(event, config.mapping);
       const check =
         desired.kind === "present"
