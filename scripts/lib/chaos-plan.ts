@@ -95,7 +95,7 @@ export function shuffle<T>(items: T[], random: () => number): T[] {
   return items;
 }
 
-interface Profile {
+export interface Profile {
   firstName: string;
   lastName: string;
   email: string;
@@ -133,19 +133,7 @@ export function planChaos(options: ChaosPlanOptions): ChaosPlan {
       return { provider, userId, event, eventId, at, body: JSON.stringify(payload) } satisfies PlannedDelivery;
     });
     const final = latest as Profile | null;
-    users.push({
-      provider,
-      userId,
-      events,
-      expected: final && {
-        external_id: userId,
-        display_name: `${final.firstName} ${final.lastName}`,
-        email: final.email,
-        avatar_url: final.avatarUrl,
-        tags: [...new Set([provider, ...options.tags])],
-        metadata: { provider, provider_created_at: new Date(createdAt).toISOString() },
-      },
-    });
+    users.push({ provider, userId, events, expected: final && expectedIdentity(provider, userId, createdAt, final, options.tags) });
   }
 
   const deliveries: PlannedDelivery[] = [];
@@ -158,8 +146,20 @@ export function planChaos(options: ChaosPlanOptions): ChaosPlan {
   return { users, deliveries: shuffle(deliveries, random), prefixes };
 }
 
+/** What the bridge must write for a user whose newest event carried `profile` (README "Mapping"). */
+export function expectedIdentity(provider: ChaosProvider, userId: string, createdAt: number, profile: Profile, tags: readonly string[]): ExpectedIdentity {
+  return {
+    external_id: userId,
+    display_name: `${profile.firstName} ${profile.lastName}`,
+    email: profile.email,
+    avatar_url: profile.avatarUrl,
+    tags: [...new Set([provider, ...tags])],
+    metadata: { provider, provider_created_at: new Date(createdAt).toISOString() },
+  };
+}
+
 /** Every event changes every field the bridge writes, so a stale value cannot hide. */
-function profileFor(index: number, step: number, random: () => number): Profile {
+export function profileFor(index: number, step: number, random: () => number): Profile {
   const tag = Math.floor(random() * 1e9).toString(36);
   return {
     firstName: `First${step}${tag}`,
@@ -169,7 +169,7 @@ function profileFor(index: number, step: number, random: () => number): Profile 
   };
 }
 
-interface EventFacts {
+export interface EventFacts {
   userId: string;
   eventId: string;
   at: number;
@@ -177,7 +177,8 @@ interface EventFacts {
   profile: Profile | null;
 }
 
-function buildPayload(fixtures: ChaosFixtures, provider: ChaosProvider, event: LifecycleEvent, facts: EventFacts): Json {
+/** The provider's documented example of `event`, made into this user's event at `facts.at`. */
+export function buildPayload(fixtures: ChaosFixtures, provider: ChaosProvider, event: LifecycleEvent, facts: EventFacts): Json {
   const payload = structuredClone(fixtures[provider][event]);
   return provider === "clerk" ? asClerk(payload, facts) : asAuth0(payload, facts);
 }

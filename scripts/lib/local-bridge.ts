@@ -1,0 +1,202 @@
+/**
+ * The bridge under a real `wrangler dev`, delivering to an orq.ai emulator in this process, for
+ * `npm run chaos` and `npm run load`: start both, sign and send webhooks over keep-alive HTTP,
+ * and read the memory of the workerd process that runs the bridge.
+ *
+ * Node-only (node:http, /proc): never import it from src/.
+ */
+import { spawn } from "node:child_process";
+import { existsSync, readFileSync, readdirSync } from "node:fs";
+import { Agent, request } from "node:http";
+import { startOrqEmulator, type OrqEmulator } from "../../emulator/orq-emulator";
+import { freePort, startDevServer, type DevServer } from "../../test/node/dev-server";
+import { DEV_SECRETS } from "../../test/support/secrets";
+import { SAMPLE_PROVIDERS, loadFixture, type SampleEvent } from "./sample-webhooks";
+import type { ChaosFixtures, ChaosProvider } from "./chaos-plan";
+
+export interface LocalBridge {
+  bridgeUrl: string;
+  emulator: OrqEmulator;
+  server: DevServer;
+  close(): Promise<void>;
+}
+
+/** The emulator first (quiet: thousands of requests), then wrangler dev pointed at it with `vars` on top of the dev secrets. */
+export async function startLocalBridge(vars: Record<string, string>): Promise<LocalBridge> {
+  const emulator = await startOrqEmulator({ port: 0, quiet: true });
+  try {
+    const server = await startDevServer({ orqUrl: emulator.url, vars: { ...DEV_SECRETS, ...vars }, startTimeoutMs: 180_000 });
+    return {
+      bridgeUrl: server.url,
+      emulator,
+      server,
+      close: async () => {
+        await server.close();
+        await emulator.close();
+      },
+    };
+  } catch (error) {
+    await emulator.close();
+    throw error;
+  }
+}
+
+/** The no-op Hono Worker of `npm run bench` (reads the request, answers 200): the control for memory and throughput. */
+export const NOOP_WORKER_DIR = new URL("../../bench/noop-worker/", import.meta.url);
+
+/** Any Worker folder under plain `wrangler dev` (its own process group, so close() stops workerd too). */
+export async function startPlainWranglerDev(dir: URL): Promise<{ url: string; close(): Promise<void> }> {
+  if (!existsSync(new URL("wrangler.toml", dir))) throw new Error(`no wrangler.toml in ${dir.pathname}`);
+  const port = await freePort();
+  const wrangler = new URL("../../node_modules/.bin/wrangler", import.meta.url).pathname;
+  const child = spawn(wrangler, ["dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", "0", "--show-interactive-dev-session=false"], {
+    cwd: dir.pathname,
+    detached: true,
+    stdio: "ignore",
+    env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
+  });
+  const url = `http://127.0.0.1:${port}`;
+  const stop = async () => {
+    try {
+      process.kill(-child.pid!, "SIGTERM");
+      await sleep(2_000);
+      process.kill(-child.pid!, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  };
+  const deadline = Date.now() + 180_000;
+  while (Date.now() < deadline) {
+    try {
+      await (await fetch(url, { signal: AbortSignal.timeout(5_000) })).body?.cancel();
+      return { url, close: stop };
+    } catch {
+      await sleep(500);
+    }
+  }
+  await stop();
+  throw new Error(`wrangler dev in ${dir.pathname} did not answer within 180 s`);
+}
+
+export function loadChaosFixtures(): ChaosFixtures {
+  const events: SampleEvent[] = ["user.created", "user.updated", "user.deleted"];
+  const load = (provider: ChaosProvider) => Object.fromEntries(events.map((event) => [event, loadFixture(provider, event)]));
+  return { clerk: load("clerk"), auth0: load("auth0") } as ChaosFixtures;
+}
+
+/** Headers authenticating `body` as the provider sends it, signed now (Svix timestamps must be fresh). */
+export function signNow(provider: ChaosProvider, body: string, eventId: string): Record<string, string> {
+  const spec = SAMPLE_PROVIDERS[provider];
+  return spec.sign(body, { eventId, now: Date.now(), secret: DEV_SECRETS[spec.secretBinding] });
+}
+
+export interface Answer {
+  status: number;
+  body: string;
+  ms: number;
+}
+
+/** POSTs over a keep-alive pool; a network error is status 0 with the error as the body. */
+export function createPoster(baseUrl: string, connections: number) {
+  const agent = new Agent({ keepAlive: true, maxSockets: connections });
+  const base = new URL(baseUrl);
+  function post(path: string, headers: Record<string, string>, body: string): Promise<Answer> {
+    const started = performance.now();
+    return new Promise((resolve) => {
+      const req = request(
+        { host: base.hostname, port: base.port, path, method: "POST", agent, headers: { ...headers, "content-length": Buffer.byteLength(body) } },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on("data", (chunk: Buffer) => chunks.push(chunk));
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8"), ms: performance.now() - started }));
+          res.on("error", (error) => resolve({ status: 0, body: error.message, ms: performance.now() - started }));
+        },
+      );
+      req.setTimeout(60_000, () => req.destroy(new Error("no answer within 60 s")));
+      req.on("error", (error) => resolve({ status: 0, body: error.message, ms: performance.now() - started }));
+      req.end(body);
+    });
+  }
+  return { post, close: () => agent.destroy() };
+}
+
+/** Runs `work` over `items`, `limit` at a time, in order of start. */
+export async function inParallel<T>(items: readonly T[], limit: number, work: (item: T, index: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) {
+        const index = next++;
+        await work(items[index]!, index);
+      }
+    }),
+  );
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Memory of the workerd process(es) wrangler dev started: found through the process tree, not by name
+// ---------------------------------------------------------------------------------------------------------------
+
+interface ProcessInfo {
+  pid: number;
+  ppid: number;
+  name: string;
+}
+
+function readProcesses(): ProcessInfo[] {
+  const processes: ProcessInfo[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      // "pid (comm) state ppid …": comm may contain spaces and parentheses, so split at the last ')'.
+      const close = stat.lastIndexOf(")");
+      const name = stat.slice(stat.indexOf("(") + 1, close);
+      const ppid = Number(stat.slice(close + 2).split(" ")[1]);
+      processes.push({ pid: Number(entry), ppid, name });
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return processes;
+}
+
+/** workerd processes below this Node process (wrangler dev → workerd). */
+export function workerdDescendants(root = process.pid): number[] {
+  const all = readProcesses();
+  const below = new Set([root]);
+  let grew = true;
+  while (grew) {
+    grew = false;
+    for (const info of all) {
+      if (!below.has(info.pid) && below.has(info.ppid)) {
+        below.add(info.pid);
+        grew = true;
+      }
+    }
+  }
+  return all.filter((info) => info.pid !== root && below.has(info.pid) && info.name === "workerd").map((info) => info.pid);
+}
+
+/** Resident memory of a process in MiB (VmRSS), or undefined when it is gone. */
+export function rssMiB(pid: number): number | undefined {
+  try {
+    const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return match ? Number(match[1]) / 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Total RSS of the bridge's workerd processes, MiB. */
+export function workerdRssMiB(): { pids: number[]; mib: number } {
+  const pids = workerdDescendants();
+  return { pids, mib: pids.reduce((sum, pid) => sum + (rssMiB(pid) ?? 0), 0) };
+}
+
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
