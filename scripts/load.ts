@@ -190,15 +190,16 @@ async function main(): Promise<void> {
     }
 
     const start = memory();
-    const samples = [`0 s: ${start.mib.toFixed(0)} MiB`];
+    const sample = (label: string, rss: { mib: number; anonMib: number }) => `${label}: ${rss.mib.toFixed(0)} MiB (anon ${rss.anonMib.toFixed(0)})`;
+    const samples = [sample("0 s", start)];
     const loadStarted = Date.now();
     console.log(`sustaining ${connections} connections for ${options.seconds} s (RSS at start ${start.mib.toFixed(0)} MiB) …`);
     const run = await drive(targetUrl, source, connections, options.seconds, () => {
-      samples.push(`${Math.round((Date.now() - loadStarted) / 1000)} s: ${memory().mib.toFixed(0)} MiB`);
+      samples.push(sample(`${Math.round((Date.now() - loadStarted) / 1000)} s`, memory()));
       console.log(`  ${samples.at(-1)}`);
     });
     const end = memory();
-    samples.push(`end: ${end.mib.toFixed(0)} MiB`);
+    samples.push(sample("end", end));
     console.log(`  ${describeRun(run)}`);
 
     // Every identity lands with its newest data (the control Worker delivers nothing).
@@ -228,7 +229,9 @@ async function main(): Promise<void> {
     if ("emulator" in target) {
       console.log(`identities           ${source.users.length} users (whole run, warm-up and calibration included); ${missing === 0 ? "all landed with their newest data" : `${missing} NOT landed`} ${seconds(landMs)} after the load stopped; ${orqCalls} orq calls`);
     }
-    console.log(`workerd RSS          start ${start.mib.toFixed(0)} MiB → end ${end.mib.toFixed(0)} MiB (${((end.mib - start.mib) * 1024 / Math.max(1, requests)).toFixed(1)} KiB per request; after landing ${afterLanding.mib.toFixed(0)} MiB, ${options.settleS} s idle later ${settled.mib.toFixed(0)} MiB; ${before.mib.toFixed(0)} MiB before any request)`);
+    const perRequest = (from: number, to: number) => `${(((to - from) * 1024) / Math.max(1, requests)).toFixed(1)} KiB/request`;
+    console.log(`workerd RSS          start ${start.mib.toFixed(0)} MiB → end ${end.mib.toFixed(0)} MiB (${perRequest(start.mib, end.mib)}); after landing ${afterLanding.mib.toFixed(0)} MiB, ${options.settleS} s idle later ${settled.mib.toFixed(0)} MiB; ${before.mib.toFixed(0)} MiB before any request`);
+    console.log(`  of which anonymous start ${start.anonMib.toFixed(0)} → end ${end.anonMib.toFixed(0)} MiB (${perRequest(start.anonMib, end.anonMib)}); mapped files/shared start ${start.fileMib.toFixed(0)} → end ${end.fileMib.toFixed(0)} MiB`);
     console.log(`RSS samples          ${samples.join(", ")}`);
     console.log(`command              npm run load -- --seconds ${options.seconds} --connections ${connections}${options.users === undefined ? "" : ` --users ${options.users}`}${options.control ? " --control" : ""}`);
     passed = run.failed === 0 && missing === 0;

@@ -178,20 +178,39 @@ export function workerdDescendants(root = process.pid): number[] {
   return all.filter((info) => info.pid !== root && below.has(info.pid) && info.name === "workerd").map((info) => info.pid);
 }
 
-/** Resident memory of a process in MiB (VmRSS), or undefined when it is gone. */
-export function rssMiB(pid: number): number | undefined {
+export interface Rss {
+  pids: number[];
+  /** VmRSS, MiB: everything resident. */
+  mib: number;
+  /** RssAnon, MiB: heap and other private memory (what a leak grows). */
+  anonMib: number;
+  /** RssFile + RssShmem, MiB: mapped files (SQLite databases and their WAL) and shared memory. */
+  fileMib: number;
+}
+
+/** The kB figures of /proc/<pid>/status we report, in MiB; undefined when the process is gone. */
+function memoryOf(pid: number): { rss: number; anon: number; file: number } | undefined {
   try {
-    const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-    return match ? Number(match[1]) / 1024 : undefined;
+    const status = readFileSync(`/proc/${pid}/status`, "utf8");
+    const kb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0) / 1024;
+    return { rss: kb("VmRSS"), anon: kb("RssAnon"), file: kb("RssFile") + kb("RssShmem") };
   } catch {
     return undefined;
   }
 }
 
-/** Total RSS of the bridge's workerd processes, MiB. */
-export function workerdRssMiB(): { pids: number[]; mib: number } {
+/** Resident memory of the bridge's workerd processes, summed. */
+export function workerdRssMiB(): Rss {
   const pids = workerdDescendants();
-  return { pids, mib: pids.reduce((sum, pid) => sum + (rssMiB(pid) ?? 0), 0) };
+  const total: Rss = { pids, mib: 0, anonMib: 0, fileMib: 0 };
+  for (const pid of pids) {
+    const memory = memoryOf(pid);
+    if (!memory) continue;
+    total.mib += memory.rss;
+    total.anonMib += memory.anon;
+    total.fileMib += memory.file;
+  }
+  return total;
 }
 
 export function percentile(sorted: readonly number[], p: number): number {

@@ -13,6 +13,8 @@
 import { Webhook } from "svix";
 import auth0Created from "../fixtures/auth0/user.created.json";
 import clerkCreated from "../fixtures/clerk/user.created.json";
+import stackAuthCreated from "../fixtures/stack-auth/user.created.json";
+import standardCreated from "../fixtures/standard/user.created.json";
 import { DEV_SECRETS } from "./secrets";
 
 // biome-ignore lint: payloads are free-form JSON
@@ -107,8 +109,11 @@ function headerValue(headers: HeaderList, name: string): string {
 // Signers
 // ---------------------------------------------------------------------------------------------------------------
 
-/** Svix as Clerk uses it: the svix library for text bodies; the same HMAC by hand for bytes that are not UTF-8. */
-async function svixSign(secret: string, body: Uint8Array, options: SignOptions = {}): Promise<HeaderList> {
+/**
+ * Svix (Clerk, Stack Auth) and Standard Webhooks, which differ only in the header prefix: the svix
+ * library for text bodies; the same HMAC by hand for bytes that are not UTF-8.
+ */
+async function svixSign(secret: string, body: Uint8Array, options: SignOptions = {}, prefix: SvixPrefix = "svix"): Promise<HeaderList> {
   const id = options.id ?? `msg_${crypto.randomUUID()}`;
   const timestamp = options.timestamp ?? Math.floor(Date.now() / 1000);
   let signature: string;
@@ -127,30 +132,33 @@ async function svixSign(secret: string, body: Uint8Array, options: SignOptions =
   }
   return [
     ["content-type", "application/json"],
-    ["svix-id", id],
-    ["svix-timestamp", String(timestamp)],
-    ["svix-signature", signature],
+    [`${prefix}-id`, id],
+    [`${prefix}-timestamp`, String(timestamp)],
+    [`${prefix}-signature`, signature],
   ];
 }
 
-async function svixForgeries(secret: string, body: Uint8Array): Promise<Array<[string, HeaderList]>> {
+type SvixPrefix = "svix" | "webhook";
+
+async function svixForgeries(secret: string, body: Uint8Array, prefix: SvixPrefix = "svix"): Promise<Array<[string, HeaderList]>> {
+  const [idHeader, timestampHeader, signatureHeader] = [`${prefix}-id`, `${prefix}-timestamp`, `${prefix}-signature`];
   const now = Math.floor(Date.now() / 1000);
-  const valid = await svixSign(secret, body);
-  const validSignature = headerValue(valid, "svix-signature");
+  const valid = await svixSign(secret, body, {}, prefix);
+  const validSignature = headerValue(valid, signatureHeader);
   const signatureBytes = validSignature.slice(3);
   const otherSecret = `whsec_${btoa("another-secret-of-the-same-size!")}`;
   const otherBody = new Uint8Array([...body, 0x20]);
   const swap = (name: string, value: string | undefined): HeaderList => replaceHeader(valid, name, value);
-  const signedAt = async (timestamp: number) => svixSign(secret, body, { timestamp });
+  const signedAt = async (timestamp: number) => svixSign(secret, body, { timestamp }, prefix);
 
   return [
-    ["a signature made with another secret", await svixSign(otherSecret, body)],
-    ["a signature for a different body (one trailing space)", replaceHeader(valid, "svix-signature", headerValue(await svixSign(secret, otherBody, { id: headerValue(valid, "svix-id"), timestamp: Number(headerValue(valid, "svix-timestamp")) }), "svix-signature"))],
-    ["the svix-id of another message", swap("svix-id", "msg_someone_else")],
-    ["an empty svix-id", swap("svix-id", "")],
-    ["no svix-id header", swap("svix-id", undefined)],
-    ["no svix-timestamp header", swap("svix-timestamp", undefined)],
-    ["no svix-signature header", swap("svix-signature", undefined)],
+    ["a signature made with another secret", await svixSign(otherSecret, body, {}, prefix)],
+    ["a signature for a different body (one trailing space)", replaceHeader(valid, signatureHeader, headerValue(await svixSign(secret, otherBody, { id: headerValue(valid, idHeader), timestamp: Number(headerValue(valid, timestampHeader)) }, prefix), signatureHeader))],
+    [`the ${idHeader} of another message`, swap(idHeader, "msg_someone_else")],
+    [`an empty ${idHeader}`, swap(idHeader, "")],
+    [`no ${idHeader} header`, swap(idHeader, undefined)],
+    [`no ${timestampHeader} header`, swap(timestampHeader, undefined)],
+    [`no ${signatureHeader} header`, swap(signatureHeader, undefined)],
     ["a replayed message signed 301 s ago", await signedAt(now - 301)],
     ["a replayed message signed an hour ago", await signedAt(now - 3600)],
     ["a replayed message signed 30 days ago", await signedAt(now - 30 * 86400)],
@@ -159,27 +167,27 @@ async function svixForgeries(secret: string, body: Uint8Array): Promise<Array<[s
     ["a future timestamp, 301 s ahead", await signedAt(now + 301)],
     ["a future timestamp, a day ahead", await signedAt(now + 86400)],
     ["a future timestamp in the year 33658", await signedAt(999_999_999_999)],
-    ["an empty svix-timestamp", swap("svix-timestamp", "")],
-    ["a svix-timestamp in words", swap("svix-timestamp", "now")],
-    ["a svix-timestamp in exponent notation", swap("svix-timestamp", "1.7e9")],
-    ["a negative svix-timestamp", swap("svix-timestamp", `-${now}`)],
-    ["a fractional svix-timestamp", swap("svix-timestamp", `${now}.5`)],
-    ["a hexadecimal svix-timestamp", swap("svix-timestamp", `0x${now.toString(16)}`)],
-    ["a svix-timestamp with a plus sign", swap("svix-timestamp", `+${now}`)],
-    ["a svix-timestamp in milliseconds", swap("svix-timestamp", String(Date.now()))],
-    ["a 40-digit svix-timestamp", swap("svix-timestamp", "9".repeat(40))],
-    ["a svix-timestamp in superscript digits", swap("svix-timestamp", "\u00b9\u00b2\u00b3")],
-    ["an empty svix-signature", swap("svix-signature", "")],
-    ["a signature list holding only 'v1,'", swap("svix-signature", "v1,")],
-    ["a signature list holding only 'v1'", swap("svix-signature", "v1")],
-    ["the right signature labelled v2", swap("svix-signature", `v2,${signatureBytes}`)],
-    ["the right signature labelled V1 (upper case)", swap("svix-signature", `V1,${signatureBytes}`)],
-    ["the right signature after a space instead of a comma", swap("svix-signature", `v1 ${signatureBytes}`)],
-    ["the right signature truncated by 4 characters", swap("svix-signature", `v1,${signatureBytes.slice(0, -4)}`)],
-    ["the signing secret itself as the signature", swap("svix-signature", `v1,${secret.replace(/^whsec_/, "")}`)],
-    ["1000 bogus v1 entries (a 50 KB header)", swap("svix-signature", Array.from({ length: 1000 }, (_, i) => `v1,${btoa(`bogus-signature-${String(i).padStart(16, "0")}`)}`).join(" "))],
-    ["a duplicated svix-id header", [...valid, ["svix-id", "msg_second"]]],
-    ["a duplicated svix-timestamp header", [...valid, ["svix-timestamp", String(now)]]],
+    [`an empty ${timestampHeader}`, swap(timestampHeader, "")],
+    [`a ${timestampHeader} in words`, swap(timestampHeader, "now")],
+    [`a ${timestampHeader} in exponent notation`, swap(timestampHeader, "1.7e9")],
+    [`a negative ${timestampHeader}`, swap(timestampHeader, `-${now}`)],
+    [`a fractional ${timestampHeader}`, swap(timestampHeader, `${now}.5`)],
+    [`a hexadecimal ${timestampHeader}`, swap(timestampHeader, `0x${now.toString(16)}`)],
+    [`a ${timestampHeader} with a plus sign`, swap(timestampHeader, `+${now}`)],
+    [`a ${timestampHeader} in milliseconds`, swap(timestampHeader, String(Date.now()))],
+    [`a 40-digit ${timestampHeader}`, swap(timestampHeader, "9".repeat(40))],
+    [`a ${timestampHeader} in superscript digits`, swap(timestampHeader, "\u00b9\u00b2\u00b3")],
+    [`an empty ${signatureHeader}`, swap(signatureHeader, "")],
+    ["a signature list holding only 'v1,'", swap(signatureHeader, "v1,")],
+    ["a signature list holding only 'v1'", swap(signatureHeader, "v1")],
+    ["the right signature labelled v2", swap(signatureHeader, `v2,${signatureBytes}`)],
+    ["the right signature labelled V1 (upper case)", swap(signatureHeader, `V1,${signatureBytes}`)],
+    ["the right signature after a space instead of a comma", swap(signatureHeader, `v1 ${signatureBytes}`)],
+    ["the right signature truncated by 4 characters", swap(signatureHeader, `v1,${signatureBytes.slice(0, -4)}`)],
+    ["the signing secret itself as the signature", swap(signatureHeader, `v1,${secret.replace(/^whsec_/, "")}`)],
+    ["1000 bogus v1 entries (a 50 KB header)", swap(signatureHeader, Array.from({ length: 1000 }, (_, i) => `v1,${btoa(`bogus-signature-${String(i).padStart(16, "0")}`)}`).join(" "))],
+    [`a duplicated ${idHeader} header`, [...valid, [idHeader, "msg_second"]]],
+    [`a duplicated ${timestampHeader} header`, [...valid, [timestampHeader, String(now)]]],
     ["the secret sent as a bearer token instead of a signature", [["content-type", "application/json"], ["authorization", `Bearer ${secret}`]]],
   ];
 }
@@ -283,8 +291,53 @@ const auth0Signer: WebhookSigner = {
   ],
 };
 
+/** `{ type, data: { id, … } }` payloads signed the Svix way (Stack Auth via Svix, Standard Webhooks). */
+function svixStyleSigner(fixture: Json, secret: string, prefix: SvixPrefix, shapeBreakers: WebhookSigner["shapeBreakers"]): WebhookSigner {
+  return {
+    event(userId) {
+      const payload = structuredClone(fixture) as Json;
+      payload.data.id = userId;
+      return payload;
+    },
+    setUserId: (payload, userId) => void (payload.data.id = userId),
+    setType: (payload, type) => void (payload.type = type),
+    sign: (body, options) => svixSign(secret, body, options, prefix),
+    forgeries: (body) => svixForgeries(secret, body, prefix),
+    signsBody: true,
+    checkedHeaders: [`${prefix}-id`, `${prefix}-timestamp`],
+    shapeBreakers,
+  };
+}
+
+const stackAuthSigner = svixStyleSigner(stackAuthCreated, DEV_SECRETS.STACK_AUTH_WEBHOOK_SECRET, "svix", [
+  ["data missing", (p) => delete p.data],
+  ["data null", (p) => (p.data = null)],
+  ["primary_email a number", (p) => (p.data.primary_email = 42)],
+  ["display_name an object", (p) => (p.data.display_name = { first: "John" })],
+  ["profile_image_url an array", (p) => (p.data.profile_image_url = ["https://x"])],
+  ["client_read_only_metadata a string", (p) => (p.data.client_read_only_metadata = "plan=pro")],
+  ["signed_up_at_millis in words", (p) => (p.data.signed_up_at_millis = "yesterday")],
+  ["signed_up_at_millis beyond the representable date range (1e20 ms)", (p) => (p.data.signed_up_at_millis = 1e20)],
+]);
+
+const standardSigner = svixStyleSigner(standardCreated, DEV_SECRETS.STANDARD_WEBHOOK_SECRET, "webhook", [
+  ["timestamp in words", (p) => (p.timestamp = "yesterday")],
+  ["a negative timestamp", (p) => (p.timestamp = -1)],
+  ["timestamp missing", (p) => delete p.timestamp],
+  ["data missing", (p) => delete p.data],
+  ["email a number", (p) => (p.data.email = 42)],
+  ["metadata a string", (p) => (p.data.metadata = "plan=pro")],
+  ["created_at in words", (p) => (p.data.created_at = "yesterday")],
+  ["created_at beyond the representable date range (1e20 ms)", (p) => (p.data.created_at = 1e20)],
+]);
+
 /** Providers whose requests the corpus can sign. Others get the unsigned cases only (see the file comment). */
-export const SIGNERS: Readonly<Record<string, WebhookSigner>> = { clerk: clerkSigner, auth0: auth0Signer };
+export const SIGNERS: Readonly<Record<string, WebhookSigner>> = {
+  clerk: clerkSigner,
+  auth0: auth0Signer,
+  "stack-auth": stackAuthSigner,
+  standard: standardSigner,
+};
 
 // ---------------------------------------------------------------------------------------------------------------
 // Bodies: what an authenticated sender might send, and what the bridge owes it
