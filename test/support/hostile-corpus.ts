@@ -164,7 +164,8 @@ async function svixForgeries(secret: string, body: Uint8Array, prefix: SvixPrefi
     ["a replayed message signed 30 days ago", await signedAt(now - 30 * 86400)],
     ["a message signed at the epoch (timestamp 0)", await signedAt(0)],
     ["a message signed at timestamp 1", await signedAt(1)],
-    ["a future timestamp, 301 s ahead", await signedAt(now + 301)],
+    // The corpus is built once and sent over the following seconds: a margin keeps this case outside the window.
+    ["a future timestamp, 360 s ahead", await signedAt(now + 360)],
     ["a future timestamp, a day ahead", await signedAt(now + 86400)],
     ["a future timestamp in the year 33658", await signedAt(999_999_999_999)],
     [`an empty ${timestampHeader}`, swap(timestampHeader, "")],
