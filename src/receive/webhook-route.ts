@@ -61,8 +61,10 @@ export function webhookRoute(provider: WebhookProvider): [MiddlewareHandler<Env>
     }
     if (normalised.kind === "expired") return reject(c, provider, started, 401, "unauthorized", normalised.problem);
     if (normalised.kind === "ignored") {
-      log(provider, started, 200, "ignored", { event_type: normalised.eventType, event_id: verified.deliveryId });
-      return c.json({ status: "ignored", event_type: normalised.eventType }, 200);
+      // The type is the sender's text: echo and log a bounded prefix, not a 900 KB string.
+      const eventType = normalised.eventType.slice(0, 100);
+      log(provider, started, 200, "ignored", { event_type: eventType, event_id: verified.deliveryId?.slice(0, 200) });
+      return c.json({ status: "ignored", event_type: eventType }, 200);
     }
 
     const changes: IdentityChange[] = [];
