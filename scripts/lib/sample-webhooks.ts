@@ -63,6 +63,17 @@ export interface SampleProvider {
   encodeBody?(payload: Json): string;
 }
 
+/** Svix headers (Clerk, Stack Auth), signed with the svix library; the event id is the `svix-id`. */
+function signSvix(body: string, { eventId, now, secret }: SignContext): Record<string, string> {
+  const timestamp = Math.floor(now / 1000);
+  return {
+    "content-type": "application/json",
+    "svix-id": eventId,
+    "svix-timestamp": String(timestamp),
+    "svix-signature": new Webhook(firstSecret(secret)).sign(eventId, new Date(timestamp * 1000), body),
+  };
+}
+
 /** Clerk (Svix): `{type, timestamp (ms), data: user}`; the event id is the `svix-id` header. */
 const clerk: SampleProvider = {
   route: "/webhooks/clerk",
@@ -77,15 +88,7 @@ const clerk: SampleProvider = {
     }
     return { eventId: `msg_${randomId()}`, userId: String(payload.data.id) };
   },
-  sign(body, { eventId, now, secret }) {
-    const timestamp = Math.floor(now / 1000);
-    return {
-      "content-type": "application/json",
-      "svix-id": eventId,
-      "svix-timestamp": String(timestamp),
-      "svix-signature": new Webhook(firstSecret(secret)).sign(eventId, new Date(timestamp * 1000), body),
-    };
-  },
+  sign: signSvix,
 };
 
 /** Auth0 Event Streams: CloudEvents 1.0 with `data.object` the user, authenticated by a bearer token. */
@@ -192,15 +195,7 @@ const stackAuth: SampleProvider = {
     // The bridge orders Stack Auth events by the time inside the Svix message id.
     return { eventId: svixMessageId(now), userId: String(payload.data.id) };
   },
-  sign(body, { eventId, now, secret }) {
-    const timestamp = Math.floor(now / 1000);
-    return {
-      "content-type": "application/json",
-      "svix-id": eventId,
-      "svix-timestamp": String(timestamp),
-      "svix-signature": new Webhook(firstSecret(secret)).sign(eventId, new Date(timestamp * 1000), body),
-    };
-  },
+  sign: signSvix,
 };
 
 /** Standard Webhooks with the bridge's neutral payload (docs/standard-webhook-payload.md), signed with `standardwebhooks`. */
