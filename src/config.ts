@@ -16,7 +16,7 @@ export interface ConfigProblem {
 }
 
 export interface BridgeConfig {
-  orq: { baseUrl: string; apiKey: string | undefined; timeoutMs: number };
+  orq: { baseUrl: string; apiKey: string | undefined; timeoutMs: number; maxConcurrency: number };
   mapping: MappingOptions;
   /** The admin API and status page exist only when `ADMIN_TOKEN` is set (and long enough to resist guessing). */
   admin: { token?: string };
@@ -42,6 +42,7 @@ const settings = {
   ),
   ORQ_API_KEY: z.optional(z.string()),
   ORQ_TIMEOUT_MS: z._default(z.pipe(z.coerce.number(), z.int().check(z.gte(100), z.lte(60_000))), 10_000),
+  ORQ_MAX_CONCURRENCY: z._default(z.pipe(z.coerce.number(), z.int().check(z.gte(1), z.lte(1000))), 10),
   ORQ_TAGS: commaList,
   ORQ_METADATA_KEYS: metadataKeys,
   ORQ_EXTERNAL_ID_SOURCE: z._default(z.enum(["provider_id", "external_id"]), "provider_id"),
@@ -89,7 +90,7 @@ export function parseConfig(env: EnvValues): BridgeConfig {
   }
 
   return {
-    orq: { baseUrl: read.ORQ_API_URL, apiKey: read.ORQ_API_KEY, timeoutMs: read.ORQ_TIMEOUT_MS },
+    orq: { baseUrl: read.ORQ_API_URL, apiKey: read.ORQ_API_KEY, timeoutMs: read.ORQ_TIMEOUT_MS, maxConcurrency: read.ORQ_MAX_CONCURRENCY },
     mapping: {
       tags: read.ORQ_TAGS,
       metadataKeys: read.ORQ_METADATA_KEYS,

@@ -2,11 +2,17 @@ import { DurableObject } from "cloudflare:workers";
 import { getConfig } from "../config";
 import { RETRY_WINDOW_MS, retryDelayMs } from "../deliver/backoff";
 import { createOrqClient, type OrqClient } from "../deliver/orq-client";
+import { ORQ_GATE_NAME } from "../deliver/orq-gate";
 import { syncIdentity, type DesiredIdentity, type SyncResult } from "../deliver/sync-identity";
 import { happenedAfter, type IdentityEventType } from "../identity/identity-event";
 import { logLine } from "../log";
 import { BRIDGE_STATUS_NAME, type DeliveryState } from "./bridge-status";
 import type { IdentityChange, RecordOutcome } from "./identity-change";
+
+/** How long a delivery queues for a free orq.ai slot before it steps back and tries again later. */
+const GATE_WAIT_MS = 5_000;
+/** After stepping back: come back in 1–2 s (jittered). */
+const GATE_BUSY_RETRY_MS = 1_000;
 
 /** Event ids are remembered this long for dedupe: longer than any provider retries (Svix: ~5 days). */
 const SEEN_EVENTS_TTL_MS = 30 * 24 * 60 * 60_000;
@@ -48,6 +54,10 @@ export interface IdentityStatus {
   lastError: string | null;
   tombstone: boolean;
   existsInOrq: boolean | null;
+}
+
+function needsDelivery(state: StateRow | undefined): state is StateRow {
+  return state !== undefined && state.delivered_version < state.version && state.delivery !== "failed";
 }
 
 /**
@@ -117,8 +127,24 @@ export class IdentitySync extends DurableObject<Env> {
   }
 
   private async deliver(): Promise<void> {
+    if (!needsDelivery(this.readState())) return;
+    const slot = await this.acquireOrqSlot();
+    if (slot === "busy") {
+      // Not a failure of this identity: come back soon, spread out, without counting an attempt.
+      await this.ctx.storage.setAlarm(Date.now() + GATE_BUSY_RETRY_MS * (1 + Math.random()));
+      return;
+    }
+    try {
+      await this.deliverNow();
+    } finally {
+      if (slot) await this.releaseOrqSlot(slot);
+    }
+  }
+
+  private async deliverNow(): Promise<void> {
+    // Read again: events may have arrived while waiting for a slot.
     const state = this.readState();
-    if (!state || state.delivered_version >= state.version || state.delivery === "failed") return;
+    if (!state || !needsDelivery(state)) return;
 
     const sentVersion = state.version;
     const attempt = state.attempts + 1;
@@ -212,6 +238,35 @@ export class IdentitySync extends DurableObject<Env> {
 
   private readState(): StateRow | undefined {
     return this.sql.exec<StateRow>("SELECT * FROM state WHERE id = 1").toArray()[0];
+  }
+
+  /**
+   * A lease from the OrqGate (`ORQ_MAX_CONCURRENCY`), `busy` when none came free in time, or
+   * undefined when the gate cannot be reached: then deliver anyway — the cap protects orq.ai from
+   * bursts, it must never be the reason an identity stops being delivered.
+   */
+  private async acquireOrqSlot(): Promise<string | "busy" | undefined> {
+    const { timeoutMs, maxConcurrency } = getConfig(this.env).orq;
+    try {
+      const answer = await this.env.ORQ_GATE.getByName(ORQ_GATE_NAME).acquire({
+        max: maxConcurrency,
+        waitMs: GATE_WAIT_MS,
+        // A call sequence is at most three calls (POST → 409 → PATCH, or with a GET probe).
+        leaseMs: 3 * timeoutMs + 5_000,
+      });
+      return "lease" in answer ? answer.lease : "busy";
+    } catch (error) {
+      logLine({ msg: "orq_gate_unavailable", error: (error as Error).name });
+      return undefined;
+    }
+  }
+
+  private async releaseOrqSlot(lease: string): Promise<void> {
+    try {
+      await this.env.ORQ_GATE.getByName(ORQ_GATE_NAME).release(lease);
+    } catch {
+      // The lease expires on its own.
+    }
   }
 
   private orqClient(): OrqClient {

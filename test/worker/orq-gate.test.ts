@@ -1,0 +1,92 @@
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { getConfig } from "../../src/config";
+import type { GateAnswer } from "../../src/deliver/orq-gate";
+import { addFaults, clearFaults, clerkEvent, emulator, postClerk, uniqueId, waitForState, type Json } from "./harness";
+
+/** A gate of this test's own (the bridge's deliveries use the one named ORQ_GATE_NAME). */
+function ownGate() {
+  return env.ORQ_GATE.getByName(uniqueId("gate"));
+}
+
+const leaseOf = (answer: GateAnswer) => {
+  if (!("lease" in answer)) throw new Error(`expected a lease, got ${JSON.stringify(answer)}`);
+  return answer.lease;
+};
+
+describe("the cap on concurrent orq.ai calls (OrqGate)", () => {
+  it("grants up to the cap at once and queues the rest first come, first served", async () => {
+    const gate = ownGate();
+    const request = { max: 2, waitMs: 5_000, leaseMs: 60_000 };
+    const first = leaseOf(await gate.acquire(request));
+    leaseOf(await gate.acquire(request));
+    expect(await gate.stats()).toEqual({ inFlight: 2, queued: 0 });
+
+    const admitted: string[] = [];
+    const third = gate.acquire(request).then((answer) => admitted.push(`third:${"lease" in answer}`));
+    const fourth = gate.acquire(request).then((answer) => admitted.push(`fourth:${"lease" in answer}`));
+    await scheduler.wait(50);
+    expect(admitted).toEqual([]);
+    expect(await gate.stats()).toEqual({ inFlight: 2, queued: 2 });
+
+    await gate.release(first);
+    await third;
+    expect(admitted).toEqual(["third:true"]);
+    expect(await gate.stats()).toEqual({ inFlight: 2, queued: 1 });
+    // Releasing a lease twice frees one slot, not two.
+    await gate.release(first);
+    expect(await gate.stats()).toEqual({ inFlight: 2, queued: 1 });
+    void fourth;
+  });
+
+  it("answers busy when no slot comes free in time, and forgets the waiter", async () => {
+    const gate = ownGate();
+    leaseOf(await gate.acquire({ max: 1, waitMs: 5_000, leaseMs: 60_000 }));
+    const started = Date.now();
+    const answer = await gate.acquire({ max: 1, waitMs: 200, leaseMs: 60_000 });
+    expect(answer).toEqual({ busy: true, queued: 0 });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(150);
+    expect(await gate.stats()).toEqual({ inFlight: 1, queued: 0 });
+  });
+
+  it("takes back a lease whose holder never releases it, and admits the next waiter", async () => {
+    const gate = ownGate();
+    leaseOf(await gate.acquire({ max: 1, waitMs: 5_000, leaseMs: 300 }));
+    const started = Date.now();
+    leaseOf(await gate.acquire({ max: 1, waitMs: 5_000, leaseMs: 300 }));
+    const waited = Date.now() - started;
+    expect(waited).toBeGreaterThanOrEqual(250);
+    expect(waited).toBeLessThan(4_000);
+  });
+
+  it("keeps at most ORQ_MAX_CONCURRENCY calls in flight while orq.ai hangs, and every identity lands after", async () => {
+    const cap = getConfig(env).orq.maxConcurrency;
+    const timeoutMs = getConfig(env).orq.timeoutMs;
+    const prefix = uniqueId("user_gate");
+    const users = Array.from({ length: cap + 8 }, (_, i) => `${prefix}_${i}`);
+    // Every call for these users hangs until the bridge's client times out.
+    await addFaults({ externalIdPrefix: prefix, faults: [{ hang: true }] });
+    try {
+      const answers = await Promise.all(users.map((userId) => postClerk(clerkEvent("user.created", userId))));
+      expect(answers.map((response) => response.status)).toEqual(users.map(() => 200));
+      await scheduler.wait(timeoutMs * 2 + 500);
+
+      const { requests } = await emulator<{ requests: Json[] }>("/__emulator/requests");
+      const hung: number[] = requests
+        .filter((request: Json) => request.externalId?.startsWith(prefix))
+        .map((request: Json) => request.at as number)
+        .sort((a: number, b: number) => a - b);
+      // A hung call holds its slot for the whole client timeout: calls that started less than
+      // that apart were in flight together. Without the cap all of them start at once.
+      const window = timeoutMs - 100;
+      const inFlightTogether = Math.max(...hung.map((at) => hung.filter((other) => other >= at && other < at + window).length));
+      expect(hung.length).toBeGreaterThan(0);
+      expect(inFlightTogether).toBeLessThanOrEqual(cap);
+    } finally {
+      await clearFaults(prefix);
+    }
+    for (const userId of users) {
+      await waitForState("clerk", userId, (status) => status.delivery === "delivered", 30_000);
+    }
+  }, 60_000);
+});
