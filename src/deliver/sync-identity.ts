@@ -21,7 +21,8 @@ export interface SyncHints {
 
 export type SyncResult =
   | { ok: true; existsInOrq: boolean; calls: number; status: number }
-  | (OrqFailure & { ok: false; calls: number });
+  /** `existsInOrq`: what the failed attempt learned on the way (a 404 or a 409), if anything. */
+  | (OrqFailure & { ok: false; calls: number; existsInOrq?: boolean });
 
 /**
  * Makes orq.ai hold `desired`, using only status codes:
@@ -30,12 +31,14 @@ export type SyncResult =
  */
 export async function syncIdentity(orq: OrqClient, desired: DesiredIdentity, hints: SyncHints): Promise<SyncResult> {
   let calls = 0;
-  const done = (existsInOrq: boolean, status: number): SyncResult => ({ ok: true, existsInOrq, calls, status });
+  // Learned from answers during this attempt, so that the next attempt starts with the right call.
+  let existsInOrq: boolean | undefined;
+  const done = (exists: boolean, status: number): SyncResult => ({ ok: true, existsInOrq: exists, calls, status });
   const failed = (outcome: OrqOutcome): SyncResult =>
     outcome.kind === "failed"
-      ? { ...outcome, ok: false, calls }
+      ? { ...outcome, ok: false, calls, existsInOrq }
       : // 404 on an update we may not recreate, or 409 on a PATCH: orq changed under us; try again later.
-        { kind: "failed", ok: false, calls, retryable: true, authProblem: false, status: outcome.status, reason: `unexpected ${outcome.status} from orq.ai` };
+        { kind: "failed", ok: false, calls, existsInOrq, retryable: true, authProblem: false, status: outcome.status, reason: `unexpected ${outcome.status} from orq.ai` };
   const counted = (outcome: Promise<OrqOutcome>) => {
     calls++;
     return outcome;
@@ -56,18 +59,27 @@ export async function syncIdentity(orq: OrqClient, desired: DesiredIdentity, hin
   const create = async (): Promise<SyncResult> => {
     const outcome = await counted(orq.create(desired.identity));
     if (outcome.kind === "ok") return done(true, outcome.status);
-    if (outcome.kind === "conflict") return update(false);
+    if (outcome.kind === "conflict") {
+      existsInOrq = true;
+      return update(false);
+    }
     if (outcome.kind === "failed" && !outcome.retryable && outcome.status !== undefined) {
       // The "already exists" status is undocumented: another 4xx may mean it exists. Ask.
       const probe = await counted(orq.retrieve(externalId));
-      if (probe.kind === "ok") return update(false);
+      if (probe.kind === "ok") {
+        existsInOrq = true;
+        return update(false);
+      }
     }
     return failed(outcome);
   };
   const update = async (mayCreate: boolean): Promise<SyncResult> => {
     const outcome = await counted(orq.update(externalId, profile));
     if (outcome.kind === "ok") return done(true, outcome.status);
-    if (outcome.kind === "not_found" && mayCreate) return create();
+    if (outcome.kind === "not_found" && mayCreate) {
+      existsInOrq = false;
+      return create();
+    }
     return failed(outcome);
   };
 

@@ -182,8 +182,13 @@ export class IdentitySync extends DurableObject<Env> {
       await this.report("ok", latest, result, now);
       return;
     }
+    // What the failed attempt learned about orq.ai saves a call next time (PATCH → 404 → POST).
+    const learned = result.existsInOrq === undefined ? null : result.existsInOrq ? 1 : 0;
     if (superseded) {
-      this.sql.exec("UPDATE state SET last_status = ?, last_error = ?, updated_at = ?", result.status ?? null, result.reason, now);
+      this.sql.exec(
+        "UPDATE state SET exists_in_orq = COALESCE(?, exists_in_orq), last_status = ?, last_error = ?, updated_at = ?",
+        learned, result.status ?? null, result.reason, now,
+      );
       await this.ctx.storage.setAlarm(now);
       return;
     }
@@ -195,8 +200,8 @@ export class IdentitySync extends DurableObject<Env> {
     const nextAttemptAt = givingUp ? null : now + retryDelayMs(attempt, result.retryAfterMs);
     this.sql.exec(
       `UPDATE state SET delivery = ?, attempts = ?, first_failure_at = ?, next_attempt_at = ?, last_status = ?,
-         last_error = ?, updated_at = ?`,
-      givingUp ? "failed" : "retrying", attempt, firstFailureAt, nextAttemptAt, result.status ?? null, reason, now,
+         last_error = ?, exists_in_orq = COALESCE(?, exists_in_orq), updated_at = ?`,
+      givingUp ? "failed" : "retrying", attempt, firstFailureAt, nextAttemptAt, result.status ?? null, reason, learned, now,
     );
     if (nextAttemptAt !== null) await this.ctx.storage.setAlarm(nextAttemptAt);
     else logLine({ msg: "delivery_failed", provider: state.provider, user_id: state.user_id, attempts: attempt, status: result.status, reason });

@@ -119,6 +119,15 @@ describe("delivery guarantees", () => {
     expect(statuses.length).toBe(4);
   });
 
+  it("after an update finds no identity in orq.ai, the retry creates it without asking again", async () => {
+    const userId = uniqueId("learned404");
+    await addFaults({ externalIdPrefix: userId, method: "POST", times: 1, faults: [{ status: 503 }] });
+    await postClerk(clerkEvent("user.updated", userId));
+    expect(await deliverNow("clerk", userId)).toMatchObject({ delivery: "delivered" });
+    const calls = (await orqWrites(userId)).map((w) => `${w.method} ${w.status}`);
+    expect(calls).toEqual(["PATCH 404", "POST 503", "POST 201"]);
+  });
+
   it("an orq call that hangs past the timeout is retried", async () => {
     const userId = uniqueId("hang");
     await addFaults({ externalIdPrefix: userId, times: 1, faults: [{ hang: true }] });
