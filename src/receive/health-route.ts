@@ -1,5 +1,6 @@
 import type { Context } from "hono";
 import { getConfig } from "../config";
+import { ORQ_GATE_NAME, type GateStats } from "../deliver/orq-gate";
 import { logLine } from "../log";
 import { BRIDGE_STATUS_NAME, type BridgeSummary } from "../record/bridge-status";
 import { BRIDGE_VERSION } from "../version";
@@ -11,12 +12,17 @@ import { BRIDGE_VERSION } from "../version";
  */
 export async function healthRoute(c: Context<{ Bindings: Cloudflare.Env }>) {
   const config = getConfig(c.env);
-  let summary: BridgeSummary | null = null;
-  try {
-    summary = await c.env.BRIDGE_STATUS.getByName(BRIDGE_STATUS_NAME).summary();
-  } catch (error) {
-    logLine({ msg: "health_status_unavailable", error: (error as Error).name });
-  }
+  const [summary, gate] = await Promise.all([
+    c.env.BRIDGE_STATUS.getByName(BRIDGE_STATUS_NAME)
+      .summary()
+      .catch((error: Error): BridgeSummary | null => {
+        logLine({ msg: "health_status_unavailable", error: error.name });
+        return null;
+      }),
+    c.env.ORQ_GATE.getByName(ORQ_GATE_NAME)
+      .stats()
+      .catch((): GateStats | null => null),
+  ]);
   const auth = summary?.orqAuth;
   const degraded = config.problems.length > 0 || !summary || auth !== null || summary.failed > 0;
   return c.json({
@@ -32,7 +38,12 @@ export async function healthRoute(c: Context<{ Bindings: Cloudflare.Env }>) {
         reason: auth.reason,
       }),
     },
-    deliveries: summary && { retrying: summary.retrying, failed: summary.failed },
+    deliveries: summary && {
+      retrying: summary.retrying,
+      failed: summary.failed,
+      // The ORQ_MAX_CONCURRENCY cap: calls to orq.ai in flight now, and deliveries queued for a slot.
+      ...(gate && { in_flight: gate.inFlight, waiting_for_slot: gate.queued, max_concurrency: config.orq.maxConcurrency }),
+    },
     problems: config.problems,
   });
 }

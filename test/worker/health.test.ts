@@ -12,7 +12,13 @@ describe("GET /health", () => {
       version: expect.stringMatching(/^\d+\.\d+\.\d+/),
       providers: { clerk: "configured", auth0: "configured" },
       orq: { api_key: "set" },
-      deliveries: { retrying: expect.any(Number), failed: expect.any(Number) },
+      deliveries: {
+        retrying: expect.any(Number),
+        failed: expect.any(Number),
+        in_flight: expect.any(Number),
+        waiting_for_slot: expect.any(Number),
+        max_concurrency: 10,
+      },
       problems: [],
     });
     for (const secret of Object.values(DEV_SECRETS)) expect(text).not.toContain(secret);

@@ -2,7 +2,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { getConfig } from "../../src/config";
 import type { GateAnswer } from "../../src/deliver/orq-gate";
-import { addFaults, clearFaults, clerkEvent, emulator, postClerk, uniqueId, waitForState, type Json } from "./harness";
+import { addFaults, callBridge, clearFaults, clerkEvent, emulator, postClerk, uniqueId, waitForState, type Json } from "./harness";
 
 /** A gate of this test's own (the bridge's deliveries use the one named ORQ_GATE_NAME). */
 function ownGate() {
@@ -69,7 +69,14 @@ describe("the cap on concurrent orq.ai calls (OrqGate)", () => {
     try {
       const answers = await Promise.all(users.map((userId) => postClerk(clerkEvent("user.created", userId))));
       expect(answers.map((response) => response.status)).toEqual(users.map(() => 200));
-      await scheduler.wait(timeoutMs * 2 + 500);
+      await scheduler.wait(timeoutMs / 2);
+      // Operators see the cap at work on /health.
+      const { deliveries } = await (await callBridge("/health")).json<Json>();
+      expect(deliveries).toMatchObject({ max_concurrency: cap, in_flight: expect.any(Number), waiting_for_slot: expect.any(Number) });
+      expect(deliveries.in_flight).toBeGreaterThan(0);
+      expect(deliveries.in_flight).toBeLessThanOrEqual(cap);
+      expect(deliveries.waiting_for_slot).toBeGreaterThan(0);
+      await scheduler.wait(timeoutMs * 1.5 + 500);
 
       const { requests } = await emulator<{ requests: Json[] }>("/__emulator/requests");
       const hung: number[] = requests
