@@ -72,6 +72,9 @@ export type FaultLabel = `${FaultStatus}` | "hang" | "drop";
 
 export interface EmulatorStats {
   requests: number;
+  /** /v2 requests being served right now (hung ones included), and the most at any one time since the start or the last reset. */
+  inFlight: number;
+  maxInFlight: number;
   faults: Record<FaultLabel, number>;
   identities: number;
 }
@@ -97,6 +100,7 @@ export interface OrqEmulator {
   reset(): void;
   identities(): EmulatedIdentity[];
   requests(): LoggedRequest[];
+  stats(): EmulatorStats;
   /** Replaces the fault rules; throws a TypeError when a rule is malformed. */
   setFaults(rules: FaultRule[]): void;
 }
@@ -607,6 +611,8 @@ class EmulatorState {
   readonly store = new IdentityStore();
   readonly faults = new FaultInjector();
   log: LoggedRequest[] = [];
+  inFlight = 0;
+  maxInFlight = 0;
 
   constructor(private readonly apiKeys: readonly string[] | undefined) {}
 
@@ -649,13 +655,27 @@ class EmulatorState {
   }
 
   stats(): EmulatorStats {
-    return { requests: this.log.length, faults: this.faults.counts(), identities: this.store.size };
+    return {
+      requests: this.log.length,
+      inFlight: this.inFlight,
+      maxInFlight: this.maxInFlight,
+      faults: this.faults.counts(),
+      identities: this.store.size,
+    };
   }
 
   reset(): void {
     this.store.clear();
     this.faults.clear();
     this.log = [];
+    this.maxInFlight = this.inFlight;
+  }
+
+  /** Counts one /v2 request in flight until its socket answer ends (answered, dropped, or a hang cut off). */
+  track(res: ServerResponse): void {
+    this.inFlight++;
+    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+    res.once("close", () => this.inFlight--);
   }
 
   serveControl(method: string, url: URL, body: ParsedBody): Reply {
@@ -723,6 +743,7 @@ function createRequestListener(state: EmulatorState, print: (line: string) => vo
     const method = req.method ?? "GET";
     const target = req.url ?? "/";
     const url = new URL(target, "http://emulator.invalid");
+    if (url.pathname === "/v2" || url.pathname.startsWith("/v2/")) state.track(res);
     const body = parseBody(await readBody(req));
     const { reply, note } = dispatch(state, { method, target, url, headers: req.headers, body });
     writeReply(res, reply);
@@ -776,6 +797,7 @@ export async function startOrqEmulator(options: OrqEmulatorOptions = {}): Promis
     reset: () => state.reset(),
     identities: () => structuredClone(state.store.all()),
     requests: () => state.requests(),
+    stats: () => state.stats(),
     setFaults: (rules) => {
       const problem = validateFaultRules(rules);
       if (problem) throw new TypeError(problem);

@@ -174,6 +174,7 @@ async function main(): Promise<void> {
     console.log(`events               ${events} distinct, ${plan.deliveries.length} deliveries sent, ${failures.length} non-2xx answers`);
     console.log(`answers              ${JSON.stringify(answers)}`);
     console.log(`orq calls            ${log.length} (${JSON.stringify(countBy(log, (entry) => entry.method))}); per user: median ${callsPerUser[Math.floor(callsPerUser.length / 2)] ?? 0}, max ${callsPerUser.at(-1) ?? 0}`);
+    console.log(`orq calls in flight  at most ${bridge.emulator.stats().maxInFlight} at once (ORQ_MAX_CONCURRENCY default 10)`);
     console.log(`faults injected      ${faults.length} (${JSON.stringify(countBy(faults, (entry) => String(entry.status)))})`);
     const slowest = Object.entries(countBy(log, (entry) => entry.externalId ?? "")).sort((a, b) => b[1] - a[1])[0]?.[0];
     if (slowest) {

@@ -227,7 +227,7 @@ async function main(): Promise<void> {
     console.log(`answers              ${JSON.stringify(run.statuses)} → ${run.failed} non-2xx`);
     console.log(`latency              p50 ${percentile(run.latencies, 50).toFixed(0)} ms, p90 ${percentile(run.latencies, 90).toFixed(0)} ms, p99 ${percentile(run.latencies, 99).toFixed(0)} ms, max ${(run.latencies.at(-1) ?? 0).toFixed(0)} ms`);
     if ("emulator" in target) {
-      console.log(`identities           ${source.users.length} users (whole run, warm-up and calibration included); ${missing === 0 ? "all landed with their newest data" : `${missing} NOT landed`} ${seconds(landMs)} after the load stopped; ${orqCalls} orq calls`);
+      console.log(`identities           ${source.users.length} users (whole run, warm-up and calibration included); ${missing === 0 ? "all landed with their newest data" : `${missing} NOT landed`} ${seconds(landMs)} after the load stopped; ${orqCalls} orq calls, at most ${target.emulator.stats().maxInFlight} in flight at once (ORQ_MAX_CONCURRENCY default 10)`);
     }
     const perRequest = (from: number, to: number) => `${(((to - from) * 1024) / Math.max(1, requests)).toFixed(1)} KiB/request`;
     console.log(`workerd RSS          start ${start.mib.toFixed(0)} MiB → end ${end.mib.toFixed(0)} MiB (${perRequest(start.mib, end.mib)}); after landing ${afterLanding.mib.toFixed(0)} MiB, ${options.settleS} s idle later ${settled.mib.toFixed(0)} MiB; ${before.mib.toFixed(0)} MiB before any request`);

@@ -487,6 +487,23 @@ describe("lifecycle", () => {
     await expect(hung).rejects.toThrow(TypeError);
   });
 
+  it("counts the API requests in flight at once, hung ones included, in stats", async () => {
+    const local = await startOrqEmulator({ quiet: true });
+    try {
+      local.setFaults([{ externalIdPrefix: "slow|", faults: [{ hang: true }] }]);
+      const hung = [1, 2, 3].map((i) => call("GET", itemPath(`slow|${i}`), { on: local, key: "k" }).catch(() => "cut off"));
+      await expect.poll(() => local.stats().inFlight).toBe(3);
+      await call("GET", itemPath("fast|1"), { on: local, key: "k" });
+      expect(local.stats()).toMatchObject({ inFlight: 3, maxInFlight: 4 });
+      await local.close();
+      expect(await Promise.all(hung)).toEqual(["cut off", "cut off", "cut off"]);
+      await expect.poll(() => local.stats().inFlight).toBe(0);
+      expect(local.stats().maxInFlight).toBe(4);
+    } finally {
+      await local.close();
+    }
+  });
+
   it("POST /__emulator/reset clears identities, the request log and fault rules", async () => {
     const local = await startOrqEmulator({ quiet: true });
     try {
