@@ -256,8 +256,8 @@ export class IdentitySync extends DurableObject<Env> {
       const answer = await this.env.ORQ_GATE.getByName(ORQ_GATE_NAME).acquire({
         max: maxConcurrency,
         waitMs: GATE_WAIT_MS,
-        // A call sequence is at most three calls (POST → 409 → PATCH, or with a GET probe).
-        leaseMs: 3 * timeoutMs + 5_000,
+        // An attempt is at most four calls (PATCH → 404 → POST → other 4xx → GET probe → PATCH).
+        leaseMs: 4 * timeoutMs + 5_000,
       });
       return "lease" in answer ? answer.lease : "busy";
     } catch (error) {
