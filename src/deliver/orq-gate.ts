@@ -44,8 +44,6 @@ export class OrqGate extends DurableObject<Env> {
 
   /** Resolves with a lease once fewer than `max` are held, or with `busy` after `waitMs`. */
   acquire(request: GateRequest): Promise<GateAnswer> {
-    this.dropExpired();
-    if (this.waiters.length === 0 && this.leases.size < request.max) return Promise.resolve({ lease: this.grant(request) });
     return new Promise((resolve) => {
       const waiter: Waiter = {
         request,
@@ -57,7 +55,7 @@ export class OrqGate extends DurableObject<Env> {
         }, request.waitMs),
       };
       this.waiters.push(waiter);
-      this.scheduleExpiry();
+      this.admitWaiters();
     });
   }
 
