@@ -7,9 +7,10 @@ export interface WebhookRequest {
 export type VerifyResult =
   /**
    * `deliveryId`: the scheme's own idempotency key (svix-id / webhook-id) when it has one.
-   * `payload`: set by schemes whose body is not JSON (a JWT): the verified, decoded payload.
+   * `content`: set by schemes whose body wraps the content (a JWT): the verified payload bytes,
+   * which the route then parses like any other body (so bad JSON in it is a 400, not a 401).
    */
-  | { ok: true; deliveryId?: string; payload?: unknown }
+  | { ok: true; deliveryId?: string; content?: Uint8Array }
   /**
    * `reason` is safe to return to the caller: it never echoes a secret. `temporary`: the request
    * could not be checked right now (the sender's key endpoint is down) → 503, so it is retried.
