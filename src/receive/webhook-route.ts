@@ -46,11 +46,13 @@ export function webhookRoute(provider: WebhookProvider): [MiddlewareHandler<Env>
       return reject(c, provider, started, 401, "unauthorized", verified.reason);
     }
 
-    let json: unknown;
-    try {
-      json = JSON.parse(utf8.decode(verified.content ?? body));
-    } catch {
-      return reject(c, provider, started, 400, "invalid_json", `${verified.content ? "JWT payload" : "body"} is not valid UTF-8 JSON`);
+    let json: unknown = verified.payload;
+    if (json === undefined) {
+      try {
+        json = JSON.parse(utf8.decode(verified.content ?? body));
+      } catch {
+        return reject(c, provider, started, 400, "invalid_json", `${verified.content ? "JWT payload" : "body"} is not valid UTF-8 JSON`);
+      }
     }
 
     const normalised = provider.normalise(json, { deliveryId: verified.deliveryId, receivedAt: started });

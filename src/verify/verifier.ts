@@ -9,8 +9,9 @@ export type VerifyResult =
    * `deliveryId`: the scheme's own idempotency key (svix-id / webhook-id) when it has one.
    * `content`: set by schemes whose body wraps the content (a JWT): the verified payload bytes,
    * which the route then parses like any other body (so bad JSON in it is a 400, not a 401).
+   * `payload`: set by schemes that parse the body themselves (Auth0's JSON lines): the parsed body.
    */
-  | { ok: true; deliveryId?: string; content?: Uint8Array }
+  | { ok: true; deliveryId?: string; content?: Uint8Array; payload?: unknown }
   /**
    * `reason` is safe to return to the caller: it never echoes a secret. `temporary`: the request
    * could not be checked right now (the sender's key endpoint is down) → 503, so it is retried.
