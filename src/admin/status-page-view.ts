@@ -1,5 +1,6 @@
 import { html, raw } from "hono/html";
 import type { ConfigProblem } from "../config";
+import type { GateStats } from "../deliver/orq-gate";
 import type { BridgeSummary, FailureEntry, RecentDelivery } from "../record/bridge-status";
 import type { IdentityStatus } from "../record/identity-sync";
 
@@ -16,6 +17,8 @@ export interface StatusPageData {
   orqAuth: BridgeSummary["orqAuth"];
   retrying: number;
   failed: number;
+  /** The ORQ_MAX_CONCURRENCY cap at work; null when the gate could not be asked. */
+  orqCalls: (GateStats & { max: number }) | null;
   providers: Array<[name: string, status: string]>;
   problems: readonly ConfigProblem[];
   failures: FailureEntry[];
@@ -121,6 +124,13 @@ function tiles(data: StatusPageData): Html {
   return html`<div class="tiles">
 ${tile("orq-key", "orq.ai API key", key.tone, key.value, key.hint)}
 ${tile("retrying", "Retry backlog", data.retrying > 0 ? "warn" : "ok", String(data.retrying), data.retrying === 1 ? "identity waiting for a retry" : "identities waiting for a retry")}
+${data.orqCalls && tile(
+  "orq-calls",
+  "orq.ai calls in flight",
+  data.orqCalls.queued > 0 ? "warn" : "ok",
+  `${data.orqCalls.inFlight} of ${data.orqCalls.max}`,
+  `${data.orqCalls.queued} ${data.orqCalls.queued === 1 ? "delivery" : "deliveries"} waiting for a slot (ORQ_MAX_CONCURRENCY)`,
+)}
 ${tile("failed", "Given up", data.failed > 0 ? "bad" : "ok", String(data.failed), "need a replay once the cause is fixed")}
 ${tile(
   "providers",

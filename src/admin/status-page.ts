@@ -2,6 +2,7 @@ import { Hono, type Context, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { csrf } from "hono/csrf";
 import { getConfig } from "../config";
+import { ORQ_GATE_NAME } from "../deliver/orq-gate";
 import { logLine } from "../log";
 import { providers } from "../providers/registry";
 import { BRIDGE_STATUS_NAME, formatFailureCursor, parseFailureCursor } from "../record/bridge-status";
@@ -35,7 +36,12 @@ const requireSession: MiddlewareHandler<AdminEnv> = async (c, next) => {
 statusPage.get("/", requireSession, async (c) => {
   const config = getConfig(c.env);
   const after = parseFailureCursor(c.req.query("cursor") ?? "") ?? undefined;
-  const overview = await c.env.BRIDGE_STATUS.getByName(BRIDGE_STATUS_NAME).overview({ limit: FAILURES_SHOWN + 1, after }, RECENT_SHOWN);
+  const [overview, gate] = await Promise.all([
+    c.env.BRIDGE_STATUS.getByName(BRIDGE_STATUS_NAME).overview({ limit: FAILURES_SHOWN + 1, after }, RECENT_SHOWN),
+    c.env.ORQ_GATE.getByName(ORQ_GATE_NAME)
+      .stats()
+      .catch(() => null),
+  ]);
   const failures = overview.failures.slice(0, FAILURES_SHOWN);
   const last = failures[failures.length - 1];
 
@@ -46,6 +52,7 @@ statusPage.get("/", requireSession, async (c) => {
     orqAuth: overview.summary.orqAuth,
     retrying: overview.summary.retrying,
     failed: overview.summary.failed,
+    orqCalls: gate && { ...gate, max: config.orq.maxConcurrency },
     providers: [...config.providers].map(([name, setup]) => [name, setup.status]),
     problems: config.problems,
     failures,
