@@ -1,4 +1,5 @@
 import { describeIssue } from "../describe-issue";
+import { isTimeout, withTimeout } from "../with-timeout";
 import { CreateIdentityRequest, UpdateIdentityRequest } from "./orq-schemas";
 
 /**
@@ -49,24 +50,18 @@ export function createOrqClient(options: OrqClientOptions): OrqClient {
     }
     const headers: Record<string, string> = { authorization: `Bearer ${options.apiKey}` };
     if (body !== undefined) headers["content-type"] = "application/json";
-    let response: Response;
+    const payload = body === undefined ? undefined : JSON.stringify(body);
     try {
-      response = await doFetch(url, {
-        method,
-        headers,
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(options.timeoutMs),
-      });
+      // The deadline covers the answer's body too: a server that stalls mid-body is a timeout.
+      return await withTimeout(options.timeoutMs, async (signal) => classify(await doFetch(url, { method, headers, body: payload, signal })));
     } catch (error) {
-      const timedOut = error instanceof Error && error.name === "TimeoutError";
       return {
         kind: "failed",
         retryable: true,
         authProblem: false,
-        reason: timedOut ? `timed out after ${options.timeoutMs} ms` : "network error",
+        reason: isTimeout(error) ? `timed out after ${options.timeoutMs} ms` : "network error",
       };
     }
-    return classify(response);
   }
 
   const itemUrl = (externalId: string) => `${base}/${encodeURIComponent(externalId)}`;

@@ -1,4 +1,5 @@
 import type { Verifier } from "./verifier";
+import { withTimeout } from "../with-timeout";
 
 /**
  * Bodies that are RS256 JWTs signed by the sender (Kinde: `Content-Type: application/jwt`),
@@ -149,12 +150,14 @@ function load(jwksUrl: string, issuer: IssuerKeys, nowMs: number): Promise<KeySe
 async function fetchKeySet(jwksUrl: string, nowMs: number): Promise<KeySet> {
   let document: unknown;
   try {
-    const response = await fetch(jwksUrl, { headers: { accept: "application/json" }, signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });
-    if (!response.ok) {
-      await response.body?.cancel();
-      throw new JwksUnavailableError(`JWKS answered ${response.status}`);
-    }
-    document = await response.json();
+    document = await withTimeout(FETCH_TIMEOUT_MS, async (signal) => {
+      const response = await fetch(jwksUrl, { headers: { accept: "application/json" }, signal });
+      if (!response.ok) {
+        await response.body?.cancel();
+        throw new JwksUnavailableError(`JWKS answered ${response.status}`);
+      }
+      return response.json();
+    });
   } catch (error) {
     if (error instanceof JwksUnavailableError) throw error;
     throw new JwksUnavailableError(`JWKS could not be fetched: ${(error as Error)?.name ?? "error"}`);

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import pkg from "../../package.json";
 import { parseConfig } from "../../src/config";
 import { RETRY_BASE_MS, RETRY_CAP_MS, retryDelayMs } from "../../src/deliver/backoff";
-import { parseRetryAfter } from "../../src/deliver/orq-client";
+import { createOrqClient, parseRetryAfter } from "../../src/deliver/orq-client";
 import { happenedAfter, joinName, toEpochMs } from "../../src/identity/identity-event";
 import { DEFAULT_MAPPING, toDesiredIdentity, toOrqIdentity } from "../../src/identity/to-orq-identity";
 import { BRIDGE_VERSION } from "../../src/version";
@@ -44,6 +44,36 @@ describe("retry schedule", () => {
     expect(parseRetryAfter(new Date(Date.now() + 60_000).toUTCString())).toBeGreaterThan(58_000);
     expect(parseRetryAfter("soon")).toBeUndefined();
     expect(parseRetryAfter(null)).toBeUndefined();
+  });
+});
+
+describe("orq.ai call timeout", () => {
+  /** A fetch that records the signal it was given and answers after `delayMs` (never, if undefined). */
+  function fakeFetch(status: number, delayMs?: number) {
+    const seen: { signal?: AbortSignal } = {};
+    const fetch = ((_url: string, init?: RequestInit) => {
+      seen.signal = init?.signal ?? undefined;
+      return new Promise<Response>((resolve, reject) => {
+        seen.signal?.addEventListener("abort", () => reject(seen.signal?.reason));
+        if (delayMs !== undefined) setTimeout(() => resolve(new Response("{}", { status })), delayMs);
+      });
+    }) as typeof globalThis.fetch;
+    return { fetch, seen };
+  }
+
+  it("leaves no timer behind once a call has answered (a pending timer keeps the Durable Object in memory)", async () => {
+    const { fetch, seen } = fakeFetch(201, 0);
+    const orq = createOrqClient({ baseUrl: "https://orq.test", apiKey: "key", timeoutMs: 100, fetch });
+    expect(await orq.create({ external_id: "u1" })).toEqual({ kind: "ok", status: 201 });
+    await scheduler.wait(250);
+    expect(seen.signal?.aborted).toBe(false);
+  });
+
+  it("cuts off a call that does not answer in time, as a retryable timeout", async () => {
+    const { fetch, seen } = fakeFetch(201);
+    const orq = createOrqClient({ baseUrl: "https://orq.test", apiKey: "key", timeoutMs: 100, fetch });
+    expect(await orq.remove("u1")).toMatchObject({ kind: "failed", retryable: true, reason: "timed out after 100 ms" });
+    expect(seen.signal?.aborted).toBe(true);
   });
 });
 
