@@ -14,17 +14,23 @@
  *
  * --users N caps the number of distinct users: once N exist, every event updates one of them
  * (without the cap every creation adds a Durable Object).
+ * Memory: `wrangler dev` runs the Worker in one workerd process and its own proxy in another; both
+ * are reported, apart. A DevTools session (scripts/lib/inspector.ts) is attached for the whole run:
+ * it measures the Worker's JS heap after a full GC at the start and the end, and drains wrangler's
+ * buffer of console/network events, which otherwise grows with every request until a DevTools
+ * client attaches (--without-devtools shows that).
  * --control drives the no-op Hono Worker of `npm run bench` (bench/noop-worker: reads the body,
  * answers 200) the same way, Clerk events only: what workerd's memory does under `wrangler dev`
  * with no bridge at all, to compare the bridge's RSS with.
  *
- *   npm run load -- [--seconds 60] [--connections N] [--users N] [--land-timeout 300] [--settle 30] [--control]
+ *   npm run load -- [--seconds 60] [--connections N] [--users N] [--land-timeout 300] [--settle 30] [--control] [--without-devtools]
  */
 import { parseArgs } from "node:util";
 import { buildPayload, expectedIdentity, matchesExpected, profileFor, seededRandom, type ChaosProvider, type ExpectedIdentity } from "./lib/chaos-plan";
-import { NOOP_WORKER_DIR, createPoster, loadChaosFixtures, percentile, signNow, sleep, startLocalBridge, startPlainWranglerDev, workerdRssMiB } from "./lib/local-bridge";
+import { NOOP_WORKER_DIR, createPoster, loadChaosFixtures, percentile, signNow, sleep, startLocalBridge, startPlainWranglerDev, workerdMemory } from "./lib/local-bridge";
+import { attachInspector } from "./lib/inspector";
 
-const USAGE = "Usage: npm run load -- [--seconds 60] [--connections N] [--users N] [--land-timeout 300] [--settle 30] [--control]";
+const USAGE = "Usage: npm run load -- [--seconds 60] [--connections N] [--users N] [--land-timeout 300] [--settle 30] [--control] [--without-devtools]";
 const TAGS = ["load"];
 const CALIBRATION_LEVELS = [2, 4, 8, 16, 32];
 const CALIBRATION_SECONDS = 5;
@@ -48,6 +54,7 @@ function parseCli() {
         "land-timeout": { type: "string", default: "300" },
         settle: { type: "string", default: "30" },
         control: { type: "boolean", default: false },
+        "without-devtools": { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
       },
     }));
@@ -70,6 +77,7 @@ function parseCli() {
     landTimeoutS: positive(values["land-timeout"], "land-timeout"),
     settleS: positive(values.settle, "settle"),
     control: values.control,
+    withoutDevtools: values["without-devtools"],
   };
 }
 
@@ -165,15 +173,37 @@ async function main(): Promise<void> {
   const options = parseCli();
   const runId = `load${Date.now().toString(36)}`;
   console.log(options.control ? "starting the no-op control Worker (bench/noop-worker) under wrangler dev …" : "starting the orq.ai emulator and wrangler dev …");
-  const target = options.control ? await startPlainWranglerDev(NOOP_WORKER_DIR) : await startLocalBridge({ ORQ_TAGS: TAGS.join(",") });
+  // Why a request got a 5xx: the bridge logs each one with its reason.
+  const serverErrors = new Map<string, number>();
+  const collectServerErrors = (chunk: string) => {
+    for (const match of chunk.matchAll(/\{"msg":"webhook"[^\n]*"status":5\d\d[^\n]*\}/g)) {
+      try {
+        const entry = JSON.parse(match[0]) as { outcome?: string; error?: string; detail?: string };
+        const key = [entry.outcome, entry.error, entry.detail].filter(Boolean).join(": ");
+        serverErrors.set(key, (serverErrors.get(key) ?? 0) + 1);
+      } catch {
+        // a line split across chunks: not counted
+      }
+    }
+  };
+  const target = options.control
+    ? await startPlainWranglerDev(NOOP_WORKER_DIR)
+    : await startLocalBridge({ ORQ_TAGS: TAGS.join(","), ...(process.env.TMP_CAP && { ORQ_MAX_CONCURRENCY: process.env.TMP_CAP }) }, collectServerErrors);
   const targetUrl = "bridgeUrl" in target ? target.bridgeUrl : target.url;
   let passed = false;
   try {
     const source = createEventSource(runId, options.users, options.control ? "clerk" : undefined);
-    const memory = () => workerdRssMiB();
+    const memory = () => workerdMemory();
     const before = memory();
-    if (before.pids.length === 0) console.log("warning: no workerd process found below this one; RSS cannot be reported");
-    console.log(`${options.control ? "control" : "bridge"} ${targetUrl} (workerd pid ${before.pids.join(", ") || "?"}, RSS ${before.mib.toFixed(0)} MiB before any request)`);
+    if (before.worker.pids.length === 0) console.log("warning: the Worker's workerd process was not found below this one; RSS cannot be reported");
+    console.log(
+      `${options.control ? "control" : "bridge"} ${targetUrl} (Worker's workerd pid ${before.worker.pids.join(", ") || "?"}, ` +
+        `RSS ${before.worker.mib.toFixed(0)} MiB before any request; wrangler's own workerd ${before.wrangler.mib.toFixed(0)} MiB)`,
+    );
+    const inspector = options.withoutDevtools ? undefined : await attachInspector(target.inspectorPort).catch((error: Error) => {
+      console.log(`warning: no DevTools session (${error.message}); the JS heap is not reported and wrangler's event buffer grows`);
+      return undefined;
+    });
 
     await drive(targetUrl, source, 4, WARMUP_SECONDS);
     let connections = options.connections;
@@ -189,11 +219,12 @@ async function main(): Promise<void> {
       connections = best?.connections ?? CALIBRATION_LEVELS[0]!;
     }
 
+    const heapAtStart = await inspector?.heapAfterGcMiB();
     const start = memory();
-    const sample = (label: string, rss: { mib: number; anonMib: number }) => `${label}: ${rss.mib.toFixed(0)} MiB (anon ${rss.anonMib.toFixed(0)})`;
+    const sample = (label: string, rss: ReturnType<typeof memory>) => `${label}: ${rss.worker.mib.toFixed(0)} MiB (wrangler ${rss.wrangler.mib.toFixed(0)})`;
     const samples = [sample("0 s", start)];
     const loadStarted = Date.now();
-    console.log(`sustaining ${connections} connections for ${options.seconds} s (RSS at start ${start.mib.toFixed(0)} MiB) …`);
+    console.log(`sustaining ${connections} connections for ${options.seconds} s (Worker's RSS at start ${start.worker.mib.toFixed(0)} MiB) …`);
     const run = await drive(targetUrl, source, connections, options.seconds, () => {
       samples.push(sample(`${Math.round((Date.now() - loadStarted) / 1000)} s`, memory()));
       console.log(`  ${samples.at(-1)}`);
@@ -220,6 +251,9 @@ async function main(): Promise<void> {
     const afterLanding = memory();
     await sleep(options.settleS * 1000);
     const settled = memory();
+    const heapAtEnd = await inspector?.heapAfterGcMiB();
+    const droppedEvents = inspector?.events() ?? 0;
+    inspector?.close();
     const requests = run.ok + run.failed;
 
     console.log(`\n── load result${options.control ? " (control: no-op Worker)" : ""} ──────────────────────────────────────────────`);
@@ -230,10 +264,19 @@ async function main(): Promise<void> {
       console.log(`identities           ${source.users.length} users (whole run, warm-up and calibration included); ${missing === 0 ? "all landed with their newest data" : `${missing} NOT landed`} ${seconds(landMs)} after the load stopped; ${orqCalls} orq calls, at most ${target.emulator.stats().maxInFlight} in flight at once (ORQ_MAX_CONCURRENCY default 10)`);
     }
     const perRequest = (from: number, to: number) => `${(((to - from) * 1024) / Math.max(1, requests)).toFixed(1)} KiB/request`;
-    console.log(`workerd RSS          start ${start.mib.toFixed(0)} MiB → end ${end.mib.toFixed(0)} MiB (${perRequest(start.mib, end.mib)}); after landing ${afterLanding.mib.toFixed(0)} MiB, ${options.settleS} s idle later ${settled.mib.toFixed(0)} MiB; ${before.mib.toFixed(0)} MiB before any request`);
-    console.log(`  of which anonymous start ${start.anonMib.toFixed(0)} → end ${end.anonMib.toFixed(0)} MiB (${perRequest(start.anonMib, end.anonMib)}); mapped files/shared start ${start.fileMib.toFixed(0)} → end ${end.fileMib.toFixed(0)} MiB`);
+    const mib = (value: number | undefined) => (value === undefined ? "?" : value.toFixed(1));
+    const worker = (m: typeof start) => m.worker;
+    const wrangler = (m: typeof start) => m.wrangler;
+    console.log(`Worker's workerd RSS start ${worker(start).mib.toFixed(0)} MiB → end ${worker(end).mib.toFixed(0)} MiB (${perRequest(worker(start).mib, worker(end).mib)}); after landing ${worker(afterLanding).mib.toFixed(0)} MiB, ${options.settleS} s idle later ${worker(settled).mib.toFixed(0)} MiB; ${worker(before).mib.toFixed(0)} MiB before any request`);
+    console.log(`  of which anonymous start ${worker(start).anonMib.toFixed(0)} → end ${worker(end).anonMib.toFixed(0)} MiB; mapped files/shared start ${worker(start).fileMib.toFixed(0)} → end ${worker(end).fileMib.toFixed(0)} MiB`);
+    console.log(`JS heap after GC     ${inspector ? `start ${mib(heapAtStart)} MiB → end ${mib(heapAtEnd)} MiB (after settling)` : "not measured (--without-devtools)"}`);
+    console.log(
+      `wrangler's workerd   start ${wrangler(start).mib.toFixed(0)} MiB → end ${wrangler(end).mib.toFixed(0)} MiB (${perRequest(wrangler(start).mib, wrangler(end).mib)}), ${wrangler(settled).mib.toFixed(0)} MiB settled; ` +
+        `wrangler dev's proxy, no Worker code${inspector ? `; ${droppedEvents} DevTools events drained` : "; without a DevTools session it buffers every console and network event"}`,
+    );
     console.log(`RSS samples          ${samples.join(", ")}`);
-    console.log(`command              npm run load -- --seconds ${options.seconds} --connections ${connections}${options.users === undefined ? "" : ` --users ${options.users}`}${options.control ? " --control" : ""}`);
+    if (serverErrors.size > 0) console.log(`5xx reasons (logged) ${JSON.stringify(Object.fromEntries(serverErrors))}`);
+    console.log(`command              npm run load -- --seconds ${options.seconds} --connections ${connections}${options.users === undefined ? "" : ` --users ${options.users}`}${options.control ? " --control" : ""}${options.withoutDevtools ? " --without-devtools" : ""}`);
     passed = run.failed === 0 && missing === 0;
   } finally {
     await target.close();

@@ -16,18 +16,22 @@ import type { ChaosFixtures, ChaosProvider } from "./chaos-plan";
 
 export interface LocalBridge {
   bridgeUrl: string;
+  /** wrangler's DevTools port for the bridge's isolate (see inspector.ts). */
+  inspectorPort: number;
   emulator: OrqEmulator;
   server: DevServer;
   close(): Promise<void>;
 }
 
 /** The emulator first (quiet: thousands of requests), then wrangler dev pointed at it with `vars` on top of the dev secrets. */
-export async function startLocalBridge(vars: Record<string, string>): Promise<LocalBridge> {
+export async function startLocalBridge(vars: Record<string, string>, onOutput?: (chunk: string) => void): Promise<LocalBridge> {
   const emulator = await startOrqEmulator({ port: 0, quiet: true });
   try {
-    const server = await startDevServer({ orqUrl: emulator.url, vars: { ...DEV_SECRETS, ...vars }, startTimeoutMs: 180_000 });
+    const inspectorPort = await freePort();
+    const server = await startDevServer({ orqUrl: emulator.url, vars: { ...DEV_SECRETS, ...vars }, startTimeoutMs: 180_000, inspectorPort, onOutput });
     return {
       bridgeUrl: server.url,
+      inspectorPort,
       emulator,
       server,
       close: async () => {
@@ -45,11 +49,13 @@ export async function startLocalBridge(vars: Record<string, string>): Promise<Lo
 export const NOOP_WORKER_DIR = new URL("../../bench/noop-worker/", import.meta.url);
 
 /** Any Worker folder under plain `wrangler dev` (its own process group, so close() stops workerd too). */
-export async function startPlainWranglerDev(dir: URL): Promise<{ url: string; close(): Promise<void> }> {
+export async function startPlainWranglerDev(dir: URL): Promise<{ url: string; inspectorPort: number; close(): Promise<void> }> {
   if (!existsSync(new URL("wrangler.toml", dir))) throw new Error(`no wrangler.toml in ${dir.pathname}`);
   const port = await freePort();
+  const inspectorPort = await freePort();
   const wrangler = new URL("../../node_modules/.bin/wrangler", import.meta.url).pathname;
-  const child = spawn(wrangler, ["dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", "0", "--show-interactive-dev-session=false"], {
+  const args = ["dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspectorPort), "--show-interactive-dev-session=false"];
+  const child = spawn(wrangler, args, {
     cwd: dir.pathname,
     detached: true,
     stdio: "ignore",
@@ -69,7 +75,7 @@ export async function startPlainWranglerDev(dir: URL): Promise<{ url: string; cl
   while (Date.now() < deadline) {
     try {
       await (await fetch(url, { signal: AbortSignal.timeout(5_000) })).body?.cancel();
-      return { url, close: stop };
+      return { url, inspectorPort, close: stop };
     } catch {
       await sleep(500);
     }
@@ -199,9 +205,23 @@ function memoryOf(pid: number): { rss: number; anon: number; file: number } | un
   }
 }
 
-/** Resident memory of the bridge's workerd processes, summed. */
-export function workerdRssMiB(): Rss {
+/**
+ * `wrangler dev` runs two workerd processes: the Worker's own (started with `--inspector-addr`)
+ * and wrangler's proxy (its ProxyWorker and InspectorProxyWorker, no Worker code), measured apart.
+ */
+export function workerdMemory(): { worker: Rss; wrangler: Rss } {
   const pids = workerdDescendants();
+  const isWorker = (pid: number) => {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("--inspector-addr");
+    } catch {
+      return false;
+    }
+  };
+  return { worker: rssOf(pids.filter(isWorker)), wrangler: rssOf(pids.filter((pid) => !isWorker(pid))) };
+}
+
+function rssOf(pids: number[]): Rss {
   const total: Rss = { pids, mib: 0, anonMib: 0, fileMib: 0 };
   for (const pid of pids) {
     const memory = memoryOf(pid);

@@ -4,100 +4,77 @@ import { DurableObject } from "cloudflare:workers";
  * The cap on concurrent calls to orq.ai, across every identity object of this bridge.
  *
  * Each identity Durable Object already makes at most one call at a time; this object bounds how
- * many of them may do so at once, so that a burst of signups or the backlog released when orq.ai
- * recovers after an outage reaches it as at most `ORQ_MAX_CONCURRENCY` calls in flight, in
- * arrival order, instead of all at once. One named instance holds the leases in memory only: a
- * lease is a permission, not data, and if this object restarts the worst case is a few seconds in
- * which old and new holders together exceed the cap. A holder that vanishes without releasing
- * loses its lease when it expires.
+ * many of them may do so at once, so that a burst of signups, or the backlog released when orq.ai
+ * recovers after an outage, reaches orq.ai as at most `ORQ_MAX_CONCURRENCY` calls in flight.
+ *
+ * Nobody waits here: a delivery that finds every slot taken is told when to come back, estimated
+ * from how long slots are held and how many others were already sent away, and sleeps until then
+ * (its alarm), so a long backlog costs stored rows, not live objects holding open requests.
+ * Admission is therefore not strictly first come, first served; the estimate spreads returns out.
+ *
+ * One named instance holds the leases in memory only: a lease is a permission, not data, and if
+ * this object restarts the worst case is one lease lifetime in which old and new holders together
+ * exceed the cap. A holder that vanishes without releasing loses its lease when it expires.
  */
 export interface GateRequest {
   /** The cap (`ORQ_MAX_CONCURRENCY`), passed by every caller so the object needs no config of its own. */
   max: number;
-  /** How long to queue for a slot before giving up with `busy`. */
-  waitMs: number;
   /** How long a lease lives if it is never released (longer than any call sequence). */
   leaseMs: number;
 }
 
-export type GateAnswer = { lease: string } | { busy: true; queued: number };
+export type GateAnswer = { lease: string } | { busy: true; retryInMs: number };
 
 export interface GateStats {
   inFlight: number;
+  /** Deliveries sent away that have not come back yet (their estimated return is still ahead). */
   queued: number;
-}
-
-interface Waiter {
-  request: GateRequest;
-  grant(lease: string): void;
-  timer: ReturnType<typeof setTimeout>;
 }
 
 /** The name of the one gate instance; tests use other names to get a gate of their own. */
 export const ORQ_GATE_NAME = "orq-calls";
 
-export class OrqGate extends DurableObject<Env> {
-  /** lease id → expiry time */
-  private readonly leases = new Map<string, number>();
-  private readonly waiters: Waiter[] = [];
-  private expiryTimer?: ReturnType<typeof setTimeout>;
+const MIN_RETRY_MS = 250;
+const MAX_RETRY_MS = 60_000;
 
-  /** Resolves with a lease once fewer than `max` are held, or with `busy` after `waitMs`. */
-  acquire(request: GateRequest): Promise<GateAnswer> {
-    return new Promise((resolve) => {
-      const waiter: Waiter = {
-        request,
-        grant: (lease) => resolve({ lease }),
-        timer: setTimeout(() => {
-          const index = this.waiters.indexOf(waiter);
-          if (index >= 0) this.waiters.splice(index, 1);
-          resolve({ busy: true, queued: this.waiters.length });
-        }, request.waitMs),
-      };
-      this.waiters.push(waiter);
-      this.admitWaiters();
-    });
+export class OrqGate extends DurableObject<Env> {
+  /** lease id → when it was granted and when it expires */
+  private readonly leases = new Map<string, { grantedAt: number; expiresAt: number }>();
+  /** When each delivery sent away was told to come back; pruned as those times pass. */
+  private returns: number[] = [];
+  /** How long a lease is held, smoothed over recent releases (a first guess until then). */
+  private holdMs = 200;
+
+  acquire(request: GateRequest): GateAnswer {
+    const now = Date.now();
+    this.prune(now);
+    if (this.leases.size < request.max) {
+      const lease = crypto.randomUUID();
+      this.leases.set(lease, { grantedAt: now, expiresAt: now + request.leaseMs });
+      return { lease };
+    }
+    // Everyone already waiting goes first, `max` at a time, one hold each; jitter spreads returns.
+    const rounds = 1 + this.returns.length / request.max;
+    const estimate = this.holdMs * rounds * (0.75 + Math.random() / 2);
+    const retryInMs = Math.round(Math.min(MAX_RETRY_MS, Math.max(MIN_RETRY_MS, estimate)));
+    this.returns.push(now + retryInMs);
+    return { busy: true, retryInMs };
   }
 
   release(lease: string): void {
-    if (this.leases.delete(lease)) this.admitWaiters();
+    const held = this.leases.get(lease);
+    if (!held) return;
+    this.leases.delete(lease);
+    this.holdMs = 0.8 * this.holdMs + 0.2 * (Date.now() - held.grantedAt);
   }
 
   stats(): GateStats {
-    this.dropExpired();
-    return { inFlight: this.leases.size, queued: this.waiters.length };
+    this.prune(Date.now());
+    return { inFlight: this.leases.size, queued: this.returns.length };
   }
 
-  private grant(request: GateRequest): string {
-    const lease = crypto.randomUUID();
-    this.leases.set(lease, Date.now() + request.leaseMs);
-    return lease;
-  }
-
-  /** First come, first served: a waiter is admitted when the cap it asked for has room. */
-  private admitWaiters(): void {
-    this.dropExpired();
-    while (this.waiters.length > 0) {
-      const next = this.waiters[0] as Waiter;
-      if (this.leases.size >= next.request.max) break;
-      this.waiters.shift();
-      clearTimeout(next.timer);
-      next.grant(this.grant(next.request));
-    }
-    this.scheduleExpiry();
-  }
-
-  private dropExpired(): void {
-    const now = Date.now();
-    for (const [lease, expiresAt] of this.leases) if (expiresAt <= now) this.leases.delete(lease);
-  }
-
-  /** While someone waits, wake up when the oldest lease expires, in case its holder never releases it. */
-  private scheduleExpiry(): void {
-    clearTimeout(this.expiryTimer);
-    this.expiryTimer = undefined;
-    if (this.waiters.length === 0 || this.leases.size === 0) return;
-    const soonest = Math.min(...this.leases.values());
-    this.expiryTimer = setTimeout(() => this.admitWaiters(), Math.max(0, soonest - Date.now()) + 1);
+  private prune(now: number): void {
+    for (const [lease, { expiresAt }] of this.leases) if (expiresAt <= now) this.leases.delete(lease);
+    if (this.returns.length > 0) this.returns = this.returns.filter((at) => at > now);
   }
 }

@@ -94,7 +94,7 @@ export function webhookRoute(provider: WebhookProvider): [MiddlewareHandler<Env>
       if (outcome.status === "fulfilled") log(provider, started, 200, outcome.value, fields);
       else {
         failed = true;
-        log(provider, started, 503, "record_failed", { ...fields, error: (outcome.reason as Error)?.name });
+        log(provider, started, 503, "record_failed", { ...fields, error: (outcome.reason as Error)?.name, detail: String((outcome.reason as Error)?.message).slice(0, 160) });
       }
     });
     // Not (all) stored: a 5xx makes the provider deliver again; what was stored dedupes then.

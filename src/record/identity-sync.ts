@@ -9,11 +9,6 @@ import { logLine } from "../log";
 import { BRIDGE_STATUS_NAME, type DeliveryState } from "./bridge-status";
 import type { IdentityChange, RecordOutcome } from "./identity-change";
 
-/** How long a delivery queues for a free orq.ai slot before it steps back and tries again later. */
-const GATE_WAIT_MS = 5_000;
-/** After stepping back: come back in 1–2 s (jittered). */
-const GATE_BUSY_RETRY_MS = 1_000;
-
 /** Event ids are remembered this long for dedupe: longer than any provider retries (Svix: ~5 days). */
 const SEEN_EVENTS_TTL_MS = 30 * 24 * 60 * 60_000;
 
@@ -129,19 +124,23 @@ export class IdentitySync extends DurableObject<Env> {
   private async deliver(): Promise<void> {
     if (!needsDelivery(this.readState())) return;
     const slot = await this.acquireOrqSlot();
-    if (slot === "busy") {
-      // Not a failure of this identity: come back soon, spread out, without counting an attempt.
-      await this.ctx.storage.setAlarm(Date.now() + GATE_BUSY_RETRY_MS * (1 + Math.random()));
+    if (typeof slot === "number") {
+      // Every slot is taken: not a failure of this identity. Sleep until the gate expects one to
+      // be free, without counting an attempt.
+      await this.ctx.storage.setAlarm(Date.now() + slot);
       return;
     }
+    // The slot is held for the orq.ai calls only, not for the bookkeeping after them.
+    let releasing: Promise<void> | undefined;
+    const release = () => (releasing ??= slot === undefined ? Promise.resolve() : this.releaseOrqSlot(slot));
     try {
-      await this.deliverNow();
+      await this.deliverNow(release);
     } finally {
-      if (slot) await this.releaseOrqSlot(slot);
+      await release();
     }
   }
 
-  private async deliverNow(): Promise<void> {
+  private async deliverNow(callsDone: () => void): Promise<void> {
     // Read again: events may have arrived while waiting for a slot.
     const state = this.readState();
     if (!state || !needsDelivery(state)) return;
@@ -154,6 +153,7 @@ export class IdentitySync extends DurableObject<Env> {
       existsInOrq: state.exists_in_orq === null ? undefined : state.exists_in_orq === 1,
       preferCreate: state.event_type === "created",
     });
+    callsDone();
     const now = Date.now();
     logLine({
       msg: "orq_attempt",
@@ -246,20 +246,19 @@ export class IdentitySync extends DurableObject<Env> {
   }
 
   /**
-   * A lease from the OrqGate (`ORQ_MAX_CONCURRENCY`), `busy` when none came free in time, or
-   * undefined when the gate cannot be reached: then deliver anyway — the cap protects orq.ai from
-   * bursts, it must never be the reason an identity stops being delivered.
+   * A lease from the OrqGate (`ORQ_MAX_CONCURRENCY`); when every slot is taken, the milliseconds
+   * after which to ask again; undefined when the gate cannot be reached: then deliver anyway — the
+   * cap protects orq.ai from bursts, it must never be the reason an identity stops being delivered.
    */
-  private async acquireOrqSlot(): Promise<string | "busy" | undefined> {
+  private async acquireOrqSlot(): Promise<string | number | undefined> {
     const { timeoutMs, maxConcurrency } = getConfig(this.env).orq;
     try {
       const answer = await this.env.ORQ_GATE.getByName(ORQ_GATE_NAME).acquire({
         max: maxConcurrency,
-        waitMs: GATE_WAIT_MS,
         // An attempt is at most four calls (PATCH → 404 → POST → other 4xx → GET probe → PATCH).
         leaseMs: 4 * timeoutMs + 5_000,
       });
-      return "lease" in answer ? answer.lease : "busy";
+      return "lease" in answer ? answer.lease : answer.retryInMs;
     } catch (error) {
       logLine({ msg: "orq_gate_unavailable", error: (error as Error).name });
       return undefined;

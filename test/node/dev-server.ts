@@ -38,6 +38,10 @@ export interface DevServerOptions {
   vars?: Record<string, string>;
   /** How long to wait for `/health`; default 120 s (a cold start on a loaded 2-core machine can take a while). */
   startTimeoutMs?: number;
+  /** Called with every chunk wrangler and workerd print (the logs() tail is bounded). */
+  onOutput?: (chunk: string) => void;
+  /** wrangler's inspector (DevTools) port; default 0, any free one. */
+  inspectorPort?: number;
 }
 
 export interface DevServer {
@@ -102,7 +106,7 @@ async function startOnce(port: number, dir: string, envFile: string, options: De
     "--port",
     String(port),
     "--inspector-port",
-    "0",
+    String(options.inspectorPort ?? 0),
     "--persist-to",
     join(dir, "state"),
     "--env-file",
@@ -119,6 +123,7 @@ async function startOnce(port: number, dir: string, envFile: string, options: De
   });
   let log = "";
   const append = (chunk: Buffer) => {
+    options.onOutput?.(chunk.toString("utf8"));
     log += chunk.toString("utf8");
     if (log.length > MAX_LOG_CHARS) log = log.slice(-MAX_LOG_CHARS);
   };
