@@ -19,18 +19,19 @@
  * it measures the Worker's JS heap after a full GC at the start and the end, and drains wrangler's
  * buffer of console/network events, which otherwise grows with every request until a DevTools
  * client attaches (--without-devtools shows that).
+ * --max-concurrency N sets the bridge's ORQ_MAX_CONCURRENCY (default 10).
  * --control drives the no-op Hono Worker of `npm run bench` (bench/noop-worker: reads the body,
  * answers 200) the same way, Clerk events only: what workerd's memory does under `wrangler dev`
  * with no bridge at all, to compare the bridge's RSS with.
  *
- *   npm run load -- [--seconds 60] [--connections N] [--users N] [--land-timeout 300] [--settle 30] [--control] [--without-devtools]
+ *   npm run load -- [--seconds 60] [--connections N] [--users N] [--land-timeout 300] [--settle 30] [--control] [--without-devtools] [--max-concurrency N]
  */
 import { parseArgs } from "node:util";
 import { buildPayload, expectedIdentity, matchesExpected, profileFor, seededRandom, type ChaosProvider, type ExpectedIdentity } from "./lib/chaos-plan";
 import { NOOP_WORKER_DIR, createPoster, loadChaosFixtures, percentile, signNow, sleep, startLocalBridge, startPlainWranglerDev, workerdMemory } from "./lib/local-bridge";
 import { attachInspector } from "./lib/inspector";
 
-const USAGE = "Usage: npm run load -- [--seconds 60] [--connections N] [--users N] [--land-timeout 300] [--settle 30] [--control] [--without-devtools]";
+const USAGE = "Usage: npm run load -- [--seconds 60] [--connections N] [--users N] [--land-timeout 300] [--settle 30] [--control] [--without-devtools] [--max-concurrency N]";
 const TAGS = ["load"];
 const CALIBRATION_LEVELS = [2, 4, 8, 16, 32];
 const CALIBRATION_SECONDS = 5;
@@ -55,6 +56,7 @@ function parseCli() {
         settle: { type: "string", default: "30" },
         control: { type: "boolean", default: false },
         "without-devtools": { type: "boolean", default: false },
+        "max-concurrency": { type: "string" },
         help: { type: "boolean", short: "h", default: false },
       },
     }));
@@ -78,6 +80,7 @@ function parseCli() {
     settleS: positive(values.settle, "settle"),
     control: values.control,
     withoutDevtools: values["without-devtools"],
+    maxConcurrency: values["max-concurrency"] === undefined ? undefined : positive(values["max-concurrency"], "max-concurrency"),
   };
 }
 
@@ -188,7 +191,7 @@ async function main(): Promise<void> {
   };
   const target = options.control
     ? await startPlainWranglerDev(NOOP_WORKER_DIR)
-    : await startLocalBridge({ ORQ_TAGS: TAGS.join(","), ...(process.env.TMP_CAP && { ORQ_MAX_CONCURRENCY: process.env.TMP_CAP }) }, collectServerErrors);
+    : await startLocalBridge({ ORQ_TAGS: TAGS.join(","), ...(options.maxConcurrency !== undefined && { ORQ_MAX_CONCURRENCY: String(options.maxConcurrency) }) }, collectServerErrors);
   const targetUrl = "bridgeUrl" in target ? target.bridgeUrl : target.url;
   let passed = false;
   try {
@@ -261,7 +264,7 @@ async function main(): Promise<void> {
     console.log(`answers              ${JSON.stringify(run.statuses)} → ${run.failed} non-2xx`);
     console.log(`latency              p50 ${percentile(run.latencies, 50).toFixed(0)} ms, p90 ${percentile(run.latencies, 90).toFixed(0)} ms, p99 ${percentile(run.latencies, 99).toFixed(0)} ms, max ${(run.latencies.at(-1) ?? 0).toFixed(0)} ms`);
     if ("emulator" in target) {
-      console.log(`identities           ${source.users.length} users (whole run, warm-up and calibration included); ${missing === 0 ? "all landed with their newest data" : `${missing} NOT landed`} ${seconds(landMs)} after the load stopped; ${orqCalls} orq calls, at most ${target.emulator.stats().maxInFlight} in flight at once (ORQ_MAX_CONCURRENCY default 10)`);
+      console.log(`identities           ${source.users.length} users (whole run, warm-up and calibration included); ${missing === 0 ? "all landed with their newest data" : `${missing} NOT landed`} ${seconds(landMs)} after the load stopped; ${orqCalls} orq calls, at most ${target.emulator.stats().maxInFlight} in flight at once (ORQ_MAX_CONCURRENCY ${options.maxConcurrency ?? 10})`);
     }
     const perRequest = (from: number, to: number) => `${(((to - from) * 1024) / Math.max(1, requests)).toFixed(1)} KiB/request`;
     const mib = (value: number | undefined) => (value === undefined ? "?" : value.toFixed(1));
@@ -276,7 +279,7 @@ async function main(): Promise<void> {
     );
     console.log(`RSS samples          ${samples.join(", ")}`);
     if (serverErrors.size > 0) console.log(`5xx reasons (logged) ${JSON.stringify(Object.fromEntries(serverErrors))}`);
-    console.log(`command              npm run load -- --seconds ${options.seconds} --connections ${connections}${options.users === undefined ? "" : ` --users ${options.users}`}${options.control ? " --control" : ""}${options.withoutDevtools ? " --without-devtools" : ""}`);
+    console.log(`command              npm run load -- --seconds ${options.seconds} --connections ${connections}${options.users === undefined ? "" : ` --users ${options.users}`}${options.control ? " --control" : ""}${options.withoutDevtools ? " --without-devtools" : ""}${options.maxConcurrency === undefined ? "" : ` --max-concurrency ${options.maxConcurrency}`}`);
     passed = run.failed === 0 && missing === 0;
   } finally {
     await target.close();
