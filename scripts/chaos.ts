@@ -21,7 +21,7 @@ import { matchesExpected, planChaos, type PlannedUser } from "./lib/chaos-plan";
 import { createPoster, inParallel, loadChaosFixtures, signNow, sleep, startLocalBridge } from "./lib/local-bridge";
 
 const USAGE =
-  "Usage: npm run chaos -- [--users 1000] [--fault-rate 0.3] [--seed N] [--concurrency 16] [--timeout-ms 2000] [--recover-after SECONDS] [--max-minutes 30]";
+  "Usage: npm run chaos -- [--users 1000] [--fault-rate 0.3] [--seed N] [--concurrency 16] [--timeout-ms 2000] [--max-concurrency 50] [--recover-after SECONDS] [--max-minutes 30]";
 const CHAOS_FAULTS: FaultKind[] = [{ status: 500 }, { status: 502 }, { status: 503 }, { status: 429, retryAfter: 1 }, { hang: true }, { drop: true }];
 const TAGS = ["chaos"];
 const POLL_MS = 1_000;
@@ -51,6 +51,7 @@ function parseCli() {
         seed: { type: "string" },
         concurrency: { type: "string" },
         "timeout-ms": { type: "string" },
+        "max-concurrency": { type: "string" },
         "recover-after": { type: "string" },
         "max-minutes": { type: "string" },
         help: { type: "boolean", short: "h", default: false },
@@ -69,6 +70,7 @@ function parseCli() {
     seed: Math.round(numberOption(values.seed, "seed", Math.floor(Math.random() * 2 ** 31), 0, 2 ** 32 - 1)),
     concurrency: Math.round(numberOption(values.concurrency, "concurrency", 16, 1, 256)),
     timeoutMs: Math.round(numberOption(values["timeout-ms"], "timeout-ms", 2_000, 100, 60_000)),
+    maxConcurrency: Math.round(numberOption(values["max-concurrency"], "max-concurrency", 50, 1, 1000)),
     recoverAfterS: values["recover-after"] === undefined ? undefined : numberOption(values["recover-after"], "recover-after", 0, 0, 86_400),
     maxMinutes: numberOption(values["max-minutes"], "max-minutes", 30, 0.1, 24 * 60),
   };
@@ -100,7 +102,11 @@ async function main(): Promise<void> {
       `faults ${options.recoverAfterS === undefined ? "until convergence" : `until ${options.recoverAfterS} s after the last send`}`,
   );
   console.log("starting the orq.ai emulator and wrangler dev …");
-  const bridge = await startLocalBridge({ ORQ_TAGS: TAGS.join(","), ORQ_TIMEOUT_MS: String(options.timeoutMs) });
+  const bridge = await startLocalBridge({
+    ORQ_TAGS: TAGS.join(","),
+    ORQ_TIMEOUT_MS: String(options.timeoutMs),
+    ORQ_MAX_CONCURRENCY: String(options.maxConcurrency),
+  });
   const poster = createPoster(bridge.bridgeUrl, options.concurrency);
   let converged = false;
   try {
@@ -174,7 +180,7 @@ async function main(): Promise<void> {
     console.log(`events               ${events} distinct, ${plan.deliveries.length} deliveries sent, ${failures.length} non-2xx answers`);
     console.log(`answers              ${JSON.stringify(answers)}`);
     console.log(`orq calls            ${log.length} (${JSON.stringify(countBy(log, (entry) => entry.method))}); per user: median ${callsPerUser[Math.floor(callsPerUser.length / 2)] ?? 0}, max ${callsPerUser.at(-1) ?? 0}`);
-    console.log(`orq calls in flight  at most ${bridge.emulator.stats().maxInFlight} at once (ORQ_MAX_CONCURRENCY default 10)`);
+    console.log(`orq calls in flight  at most ${bridge.emulator.stats().maxInFlight} at once (ORQ_MAX_CONCURRENCY ${options.maxConcurrency})`);
     console.log(`faults injected      ${faults.length} (${JSON.stringify(countBy(faults, (entry) => String(entry.status)))})`);
     const slowest = Object.entries(countBy(log, (entry) => entry.externalId ?? "")).sort((a, b) => b[1] - a[1])[0]?.[0];
     if (slowest) {
@@ -187,7 +193,7 @@ async function main(): Promise<void> {
         ? `time to converge     ${seconds(convergeMs)} after the last send (${seconds(firstMatchAt! - started)} from the first), stable for ${STABLE_FOR_MS / 1000} s`
         : `NOT converged after ${options.maxMinutes} min: ${remaining.length} users differ, e.g. ${remaining.slice(0, 3).map((user) => user.userId).join(", ")}`,
     );
-    console.log(`command              npm run chaos -- --users ${options.users} --fault-rate ${options.faultRate} --seed ${options.seed} --concurrency ${options.concurrency} --timeout-ms ${options.timeoutMs}${options.recoverAfterS === undefined ? "" : ` --recover-after ${options.recoverAfterS}`}`);
+    console.log(`command              npm run chaos -- --users ${options.users} --fault-rate ${options.faultRate} --seed ${options.seed} --concurrency ${options.concurrency} --timeout-ms ${options.timeoutMs} --max-concurrency ${options.maxConcurrency}${options.recoverAfterS === undefined ? "" : ` --recover-after ${options.recoverAfterS}`}`);
   } finally {
     poster.close();
     await bridge.close();

@@ -19,7 +19,7 @@
  * it measures the Worker's JS heap after a full GC at the start and the end, and drains wrangler's
  * buffer of console/network events, which otherwise grows with every request until a DevTools
  * client attaches (--without-devtools shows that).
- * --max-concurrency N sets the bridge's ORQ_MAX_CONCURRENCY (default 10).
+ * --max-concurrency N sets the bridge's ORQ_MAX_CONCURRENCY (default 50).
  * --control drives the no-op Hono Worker of `npm run bench` (bench/noop-worker: reads the body,
  * answers 200) the same way, Clerk events only: what workerd's memory does under `wrangler dev`
  * with no bridge at all, to compare the bridge's RSS with.
@@ -264,7 +264,7 @@ async function main(): Promise<void> {
     console.log(`answers              ${JSON.stringify(run.statuses)} → ${run.failed} non-2xx`);
     console.log(`latency              p50 ${percentile(run.latencies, 50).toFixed(0)} ms, p90 ${percentile(run.latencies, 90).toFixed(0)} ms, p99 ${percentile(run.latencies, 99).toFixed(0)} ms, max ${(run.latencies.at(-1) ?? 0).toFixed(0)} ms`);
     if ("emulator" in target) {
-      console.log(`identities           ${source.users.length} users (whole run, warm-up and calibration included); ${missing === 0 ? "all landed with their newest data" : `${missing} NOT landed`} ${seconds(landMs)} after the load stopped; ${orqCalls} orq calls, at most ${target.emulator.stats().maxInFlight} in flight at once (ORQ_MAX_CONCURRENCY ${options.maxConcurrency ?? 10})`);
+      console.log(`identities           ${source.users.length} users (whole run, warm-up and calibration included); ${missing === 0 ? "all landed with their newest data" : `${missing} NOT landed`} ${seconds(landMs)} after the load stopped; ${orqCalls} orq calls, at most ${target.emulator.stats().maxInFlight} in flight at once (ORQ_MAX_CONCURRENCY ${options.maxConcurrency ?? 50})`);
     }
     const perRequest = (from: number, to: number) => `${(((to - from) * 1024) / Math.max(1, requests)).toFixed(1)} KiB/request`;
     const mib = (value: number | undefined) => (value === undefined ? "?" : value.toFixed(1));

@@ -42,7 +42,7 @@ const settings = {
   ),
   ORQ_API_KEY: z.optional(z.string()),
   ORQ_TIMEOUT_MS: z._default(z.pipe(z.coerce.number(), z.int().check(z.gte(100), z.lte(60_000))), 10_000),
-  ORQ_MAX_CONCURRENCY: z._default(z.pipe(z.coerce.number(), z.int().check(z.gte(1), z.lte(1000))), 10),
+  ORQ_MAX_CONCURRENCY: z._default(z.pipe(z.coerce.number(), z.int().check(z.gte(1), z.lte(1000))), 50),
   ORQ_TAGS: commaList,
   ORQ_METADATA_KEYS: metadataKeys,
   ORQ_EXTERNAL_ID_SOURCE: z._default(z.enum(["provider_id", "external_id"]), "provider_id"),
