@@ -141,7 +141,7 @@ export class IdentitySync extends DurableObject<Env> {
   }
 
   private async deliverNow(callsDone: () => void): Promise<void> {
-    // Read again: events may have arrived while waiting for a slot.
+    // Read again: events may have arrived while the gate was asked.
     const state = this.readState();
     if (!state || !needsDelivery(state)) return;
 
