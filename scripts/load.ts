@@ -19,19 +19,22 @@
  * it measures the Worker's JS heap after a full GC at the start and the end, and drains wrangler's
  * buffer of console/network events, which otherwise grows with every request until a DevTools
  * client attaches (--without-devtools shows that).
+ * --ramp S sustains the chosen level for S seconds before measuring: every new user is a new
+ * Durable Object, kept in memory until idle, so RSS first climbs to the steady number of live
+ * objects for that rate (about two minutes here) and the measurement then starts from there.
  * --max-concurrency N sets the bridge's ORQ_MAX_CONCURRENCY (default 50).
  * --control drives the no-op Hono Worker of `npm run bench` (bench/noop-worker: reads the body,
  * answers 200) the same way, Clerk events only: what workerd's memory does under `wrangler dev`
  * with no bridge at all, to compare the bridge's RSS with.
  *
- *   npm run load -- [--seconds 60] [--connections N] [--users N] [--land-timeout 300] [--settle 30] [--control] [--without-devtools] [--max-concurrency N]
+ *   npm run load -- [--seconds 60] [--connections N] [--users N] [--land-timeout 300] [--settle 30] [--control] [--without-devtools] [--max-concurrency N] [--ramp SECONDS]
  */
 import { parseArgs } from "node:util";
 import { buildPayload, expectedIdentity, matchesExpected, profileFor, seededRandom, type ChaosProvider, type ExpectedIdentity } from "./lib/chaos-plan";
 import { NOOP_WORKER_DIR, createPoster, loadChaosFixtures, percentile, signNow, sleep, startLocalBridge, startPlainWranglerDev, workerdMemory } from "./lib/local-bridge";
 import { attachInspector } from "./lib/inspector";
 
-const USAGE = "Usage: npm run load -- [--seconds 60] [--connections N] [--users N] [--land-timeout 300] [--settle 30] [--control] [--without-devtools] [--max-concurrency N]";
+const USAGE = "Usage: npm run load -- [--seconds 60] [--connections N] [--users N] [--land-timeout 300] [--settle 30] [--control] [--without-devtools] [--max-concurrency N] [--ramp SECONDS]";
 const TAGS = ["load"];
 const CALIBRATION_LEVELS = [2, 4, 8, 16, 32];
 const CALIBRATION_SECONDS = 5;
@@ -57,6 +60,7 @@ function parseCli() {
         control: { type: "boolean", default: false },
         "without-devtools": { type: "boolean", default: false },
         "max-concurrency": { type: "string" },
+        ramp: { type: "string", default: "0" },
         help: { type: "boolean", short: "h", default: false },
       },
     }));
@@ -80,6 +84,7 @@ function parseCli() {
     settleS: positive(values.settle, "settle"),
     control: values.control,
     withoutDevtools: values["without-devtools"],
+    rampS: values.ramp === "0" ? 0 : positive(values.ramp, "ramp"),
     maxConcurrency: values["max-concurrency"] === undefined ? undefined : positive(values["max-concurrency"], "max-concurrency"),
   };
 }
@@ -222,14 +227,21 @@ async function main(): Promise<void> {
       connections = best?.connections ?? CALIBRATION_LEVELS[0]!;
     }
 
+    if (options.rampS > 0) {
+      console.log(`ramp: ${connections} connections for ${options.rampS} s before measuring …`);
+      console.log(`  ramp, ${describeRun(await drive(targetUrl, source, connections, options.rampS))}; Worker's RSS now ${memory().worker.mib.toFixed(0)} MiB`);
+    }
     const heapAtStart = await inspector?.heapAfterGcMiB();
     const start = memory();
     const sample = (label: string, rss: ReturnType<typeof memory>) => `${label}: ${rss.worker.mib.toFixed(0)} MiB (wrangler ${rss.wrangler.mib.toFixed(0)})`;
     const samples = [sample("0 s", start)];
     const loadStarted = Date.now();
     console.log(`sustaining ${connections} connections for ${options.seconds} s (Worker's RSS at start ${start.worker.mib.toFixed(0)} MiB) …`);
+    let middle: ReturnType<typeof memory> | undefined;
     const run = await drive(targetUrl, source, connections, options.seconds, () => {
-      samples.push(sample(`${Math.round((Date.now() - loadStarted) / 1000)} s`, memory()));
+      const now = memory();
+      if (middle === undefined && Date.now() - loadStarted >= (options.seconds * 1000) / 2 - 1_000) middle = now;
+      samples.push(sample(`${Math.round((Date.now() - loadStarted) / 1000)} s`, now));
       console.log(`  ${samples.at(-1)}`);
     });
     const end = memory();
@@ -271,6 +283,7 @@ async function main(): Promise<void> {
     const worker = (m: typeof start) => m.worker;
     const wrangler = (m: typeof start) => m.wrangler;
     console.log(`Worker's workerd RSS start ${worker(start).mib.toFixed(0)} MiB → end ${worker(end).mib.toFixed(0)} MiB (${perRequest(worker(start).mib, worker(end).mib)}); after landing ${worker(afterLanding).mib.toFixed(0)} MiB, ${options.settleS} s idle later ${worker(settled).mib.toFixed(0)} MiB; ${worker(before).mib.toFixed(0)} MiB before any request`);
+    if (middle) console.log(`  second half of the run: ${worker(middle).mib.toFixed(0)} → ${worker(end).mib.toFixed(0)} MiB (${(worker(end).mib - worker(middle).mib).toFixed(0)} MiB)`);
     console.log(`  of which anonymous start ${worker(start).anonMib.toFixed(0)} → end ${worker(end).anonMib.toFixed(0)} MiB; mapped files/shared start ${worker(start).fileMib.toFixed(0)} → end ${worker(end).fileMib.toFixed(0)} MiB`);
     console.log(`JS heap after GC     ${inspector ? `start ${mib(heapAtStart)} MiB → end ${mib(heapAtEnd)} MiB (after settling)` : "not measured (--without-devtools)"}`);
     console.log(
@@ -279,7 +292,7 @@ async function main(): Promise<void> {
     );
     console.log(`RSS samples          ${samples.join(", ")}`);
     if (serverErrors.size > 0) console.log(`5xx reasons (logged) ${JSON.stringify(Object.fromEntries(serverErrors))}`);
-    console.log(`command              npm run load -- --seconds ${options.seconds} --connections ${connections}${options.users === undefined ? "" : ` --users ${options.users}`}${options.control ? " --control" : ""}${options.withoutDevtools ? " --without-devtools" : ""}${options.maxConcurrency === undefined ? "" : ` --max-concurrency ${options.maxConcurrency}`}`);
+    console.log(`command              npm run load -- --seconds ${options.seconds} --connections ${connections}${options.users === undefined ? "" : ` --users ${options.users}`}${options.control ? " --control" : ""}${options.withoutDevtools ? " --without-devtools" : ""}${options.maxConcurrency === undefined ? "" : ` --max-concurrency ${options.maxConcurrency}`}${options.rampS > 0 ? ` --ramp ${options.rampS}` : ""}`);
     passed = run.failed === 0 && missing === 0;
   } finally {
     await target.close();
