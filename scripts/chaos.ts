@@ -15,9 +15,9 @@
  * --recover-after S: the faults stop S seconds after the last webhook was sent (an outage that
  * ends); without it they go on at --fault-rate until everything converged.
  */
-import { parseArgs } from "node:util";
 import type { FaultKind, LoggedRequest } from "../emulator/orq-emulator";
 import { matchesExpected, planChaos, type PlannedUser } from "./lib/chaos-plan";
+import { parseCommandLine, usageError } from "./lib/cli";
 import { createPoster, inParallel, loadChaosFixtures, signNow, sleep, startLocalBridge } from "./lib/local-bridge";
 
 const USAGE =
@@ -27,10 +27,7 @@ const TAGS = ["chaos"];
 const POLL_MS = 1_000;
 const STABLE_FOR_MS = 5_000;
 
-function fail(message: string): never {
-  console.error(`${message}\n${USAGE}`);
-  process.exit(2);
-}
+const fail = (message: string): never => usageError(USAGE, message);
 
 function numberOption(raw: string | undefined, name: string, fallback: number, min: number, max: number): number {
   if (raw === undefined) return fallback;
@@ -40,30 +37,21 @@ function numberOption(raw: string | undefined, name: string, fallback: number, m
 }
 
 function parseCli() {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: process.argv.slice(2),
-      strict: true,
-      options: {
-        users: { type: "string" },
-        "fault-rate": { type: "string" },
-        seed: { type: "string" },
-        concurrency: { type: "string" },
-        "timeout-ms": { type: "string" },
-        "max-concurrency": { type: "string" },
-        "recover-after": { type: "string" },
-        "max-minutes": { type: "string" },
-        help: { type: "boolean", short: "h", default: false },
-      },
-    }));
-  } catch (error) {
-    fail((error as Error).message);
-  }
-  if (values.help) {
-    console.log(USAGE);
-    process.exit(0);
-  }
+  const { values } = parseCommandLine(USAGE, {
+    args: process.argv.slice(2),
+    strict: true,
+    options: {
+      users: { type: "string" },
+      "fault-rate": { type: "string" },
+      seed: { type: "string" },
+      concurrency: { type: "string" },
+      "timeout-ms": { type: "string" },
+      "max-concurrency": { type: "string" },
+      "recover-after": { type: "string" },
+      "max-minutes": { type: "string" },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
   return {
     users: Math.round(numberOption(values.users, "users", 1000, 1, 100_000)),
     faultRate: numberOption(values["fault-rate"], "fault-rate", 0.3, 0, 1),

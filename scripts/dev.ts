@@ -13,12 +13,12 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { constants } from "node:os";
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
 import { startOrqEmulator, type OrqEmulator } from "../emulator/orq-emulator";
 import { startJwksServer, type JwksServer } from "../test/support/jwks-server";
 import { KINDE_DEV_JWKS } from "../test/support/kinde-dev-key";
 import { DEV_SECRETS } from "../test/support/secrets";
 import { readDevVarsFile } from "./lib/sample-webhooks";
+import { parseCommandLine, usageError } from "./lib/cli";
 
 const USAGE = "Usage: npm run dev [-- --port 8787] [--orq-port 8788] [-- <extra wrangler dev args>]";
 const HOST = "127.0.0.1";
@@ -26,10 +26,7 @@ const PROJECT_DIR = fileURLToPath(new URL("../", import.meta.url));
 /** After a forwarded signal, wrangler gets this long to stop before it is killed. */
 const STOP_GRACE_MS = 10_000;
 
-function fail(message: string): never {
-  console.error(`${message}\n${USAGE}`);
-  process.exit(2);
-}
+const fail = (message: string): never => usageError(USAGE, message);
 
 function parsePort(raw: string, name: string): number {
   const port = Number(raw);
@@ -42,24 +39,15 @@ function parseCli(argv: string[]) {
   const split = argv.indexOf("--");
   const ours = split === -1 ? argv : argv.slice(0, split);
   const wranglerArgs = split === -1 ? [] : argv.slice(split + 1);
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: ours,
-      strict: true,
-      options: {
-        port: { type: "string", default: "8787" },
-        "orq-port": { type: "string", default: "8788" },
-        help: { type: "boolean", short: "h", default: false },
-      },
-    }));
-  } catch (error) {
-    fail((error as Error).message);
-  }
-  if (values.help) {
-    console.log(USAGE);
-    process.exit(0);
-  }
+  const { values } = parseCommandLine(USAGE, {
+    args: ours,
+    strict: true,
+    options: {
+      port: { type: "string", default: "8787" },
+      "orq-port": { type: "string", default: "8788" },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
   return { port: parsePort(values.port, "port"), orqPort: parsePort(values["orq-port"], "orq-port"), wranglerArgs };
 }
 

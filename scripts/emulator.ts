@@ -6,8 +6,8 @@
  * --fault-rate R installs one rule for every request: with probability R, answer 500, 502, 503, 429 (Retry-After: 1),
  * hang, or drop the socket (in that order, cycling), so the bridge's retries can be watched under chaos.
  */
-import { parseArgs } from "node:util";
 import { startOrqEmulator, type FaultRule } from "../emulator/orq-emulator";
+import { parseCommandLine, usageError } from "./lib/cli";
 
 const USAGE =
   "Usage: npx tsx scripts/emulator.ts [--port 8788] [--host 127.0.0.1] [--fault-rate 0..1] [--api-key KEY]... [--quiet]";
@@ -20,10 +20,7 @@ interface CliOptions {
   quiet: boolean;
 }
 
-function fail(message: string): never {
-  console.error(`${message}\n${USAGE}`);
-  process.exit(2);
-}
+const fail = (message: string): never => usageError(USAGE, message);
 
 function parseNumber(raw: string, name: string, min: number, max: number): number {
   const value = Number(raw);
@@ -32,27 +29,7 @@ function parseNumber(raw: string, name: string, min: number, max: number): numbe
 }
 
 function parseCli(argv: string[]): CliOptions {
-  let parsed: ReturnType<typeof parseCliArgs>;
-  try {
-    parsed = parseCliArgs(argv);
-  } catch (error) {
-    fail(error instanceof Error ? error.message : String(error));
-  }
-  const { values } = parsed;
-  if (values.help) {
-    console.log(USAGE);
-    process.exit(0);
-  }
-  const port = parseNumber(values.port, "port", 0, 65535);
-  if (!Number.isInteger(port)) fail("--port must be an integer");
-  const options: CliOptions = { port, host: values.host, quiet: values.quiet };
-  if (values["fault-rate"] !== undefined) options.faultRate = parseNumber(values["fault-rate"], "fault-rate", 0, 1);
-  if (values["api-key"]?.length) options.apiKeys = values["api-key"];
-  return options;
-}
-
-function parseCliArgs(argv: string[]) {
-  return parseArgs({
+  const { values } = parseCommandLine(USAGE, {
     args: argv,
     strict: true,
     options: {
@@ -64,6 +41,12 @@ function parseCliArgs(argv: string[]) {
       help: { type: "boolean", short: "h", default: false },
     },
   });
+  const port = parseNumber(values.port, "port", 0, 65535);
+  if (!Number.isInteger(port)) fail("--port must be an integer");
+  const options: CliOptions = { port, host: values.host, quiet: values.quiet };
+  if (values["fault-rate"] !== undefined) options.faultRate = parseNumber(values["fault-rate"], "fault-rate", 0, 1);
+  if (values["api-key"]?.length) options.apiKeys = values["api-key"];
+  return options;
 }
 
 function chaosRule(rate: number): FaultRule {

@@ -29,8 +29,8 @@
  *
  *   npm run load -- [--seconds 60] [--connections N] [--users N] [--land-timeout 300] [--settle 30] [--control] [--without-devtools] [--max-concurrency N] [--ramp SECONDS]
  */
-import { parseArgs } from "node:util";
 import { buildPayload, expectedIdentity, matchesExpected, profileFor, seededRandom, type ChaosProvider, type ExpectedIdentity } from "./lib/chaos-plan";
+import { parseCommandLine, usageError } from "./lib/cli";
 import { NOOP_WORKER_DIR, createPoster, loadChaosFixtures, percentile, signNow, sleep, startLocalBridge, startPlainWranglerDev, workerdMemory } from "./lib/local-bridge";
 import { attachInspector } from "./lib/inspector";
 
@@ -40,37 +40,25 @@ const CALIBRATION_LEVELS = [2, 4, 8, 16, 32];
 const CALIBRATION_SECONDS = 5;
 const WARMUP_SECONDS = 5;
 
-function fail(message: string): never {
-  console.error(`${message}\n${USAGE}`);
-  process.exit(2);
-}
+const fail = (message: string): never => usageError(USAGE, message);
 
 function parseCli() {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: process.argv.slice(2),
-      strict: true,
-      options: {
-        seconds: { type: "string", default: "60" },
-        connections: { type: "string" },
-        users: { type: "string" },
-        "land-timeout": { type: "string", default: "300" },
-        settle: { type: "string", default: "30" },
-        control: { type: "boolean", default: false },
-        "without-devtools": { type: "boolean", default: false },
-        "max-concurrency": { type: "string" },
-        ramp: { type: "string", default: "0" },
-        help: { type: "boolean", short: "h", default: false },
-      },
-    }));
-  } catch (error) {
-    fail((error as Error).message);
-  }
-  if (values.help) {
-    console.log(USAGE);
-    process.exit(0);
-  }
+  const { values } = parseCommandLine(USAGE, {
+    args: process.argv.slice(2),
+    strict: true,
+    options: {
+      seconds: { type: "string", default: "60" },
+      connections: { type: "string" },
+      users: { type: "string" },
+      "land-timeout": { type: "string", default: "300" },
+      settle: { type: "string", default: "30" },
+      control: { type: "boolean", default: false },
+      "without-devtools": { type: "boolean", default: false },
+      "max-concurrency": { type: "string" },
+      ramp: { type: "string", default: "0" },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
   const positive = (raw: string, name: string) => {
     const value = Number(raw);
     if (!Number.isInteger(value) || value < 1) fail(`--${name} must be a positive integer`);

@@ -6,8 +6,8 @@
  */
 import { execFileSync, spawn } from "node:child_process";
 import { cpSync, existsSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { join } from "node:path";
+import { freePort } from "../../test/node/dev-server";
 import { killGroup, makeTempDir, removeTempDir, trackProcessGroup, untrackProcessGroup } from "./cleanup";
 import { WRANGLER } from "./paths";
 
@@ -42,18 +42,6 @@ export interface RunningWorker {
   /** The tail of wrangler's and workerd's output. */
   logs(): string;
   close(): Promise<void>;
-}
-
-/** A port that was free a moment ago; a clash is retried by startWorker. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
-    });
-  });
 }
 
 /** Copies the Worker's sources into a fresh temp dir (removed on exit); returns it and where to run wrangler. */
