@@ -21,11 +21,16 @@ export type ClerkEventType = keyof typeof fixtures.clerk;
 // biome-ignore lint: test payloads are free-form JSON
 export type Json = any;
 
-export function clerkEvent(type: ClerkEventType, userId: string, patch: (payload: Json) => void = () => {}): Json {
-  const payload = structuredClone(fixtures.clerk[type]) as Json;
+/** A fresh copy of a documented example whose user sits at `data.id` (Clerk, Stack Auth, WorkOS, Standard), for `userId`. */
+export function exampleForUser(example: unknown, userId: string, patch: (payload: Json) => void = () => {}): Json {
+  const payload = structuredClone(example) as Json;
   payload.data.id = userId;
   patch(payload);
   return payload;
+}
+
+export function clerkEvent(type: ClerkEventType, userId: string, patch: (payload: Json) => void = () => {}): Json {
+  return exampleForUser(fixtures.clerk[type], userId, patch);
 }
 
 export function auth0Event(type: keyof typeof fixtures.auth0, userId: string, patch: (payload: Json) => void = () => {}): Json {

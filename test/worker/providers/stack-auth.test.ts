@@ -1,44 +1,26 @@
 import { describe, expect, it } from "vitest";
-import { Webhook } from "svix";
 import { DEV_SECRETS } from "../../support/secrets";
 import created from "../../fixtures/stack-auth/user.created.json";
 import deleted from "../../fixtures/stack-auth/user.deleted.json";
 import updated from "../../fixtures/stack-auth/user.updated.json";
 import { svixMessageTime } from "../../../src/providers/stack-auth";
-import { callBridge, callBridgeWith, deliverNow, inspectIdentity, orqIdentity, orqWrites, type Json } from "../harness";
+import { callBridge, callBridgeWith, deliverNow, exampleForUser, inspectIdentity, orqIdentity, orqWrites, svixHeaders, type Json, type SignOptions } from "../harness";
 import { svixMessageId } from "./sign";
 
 const fixtures = { "user.created": created, "user.updated": updated, "user.deleted": deleted };
 
-function stackEvent(type: keyof typeof fixtures, userId: string, patch: (payload: Json) => void = () => {}): Json {
-  const payload = structuredClone(fixtures[type]) as Json;
-  payload.data.id = userId;
-  patch(payload);
-  return payload;
+function stackEvent(type: keyof typeof fixtures, userId: string, patch?: (payload: Json) => void): Json {
+  return exampleForUser(fixtures[type], userId, patch);
 }
 
-interface SendOptions {
-  /** Svix message id; by default a new one created now. */
-  id?: string;
-  /** svix-timestamp, seconds; default now. */
-  timestamp?: number;
-  secret?: string;
-}
-
-/** Signed with the svix library, exactly as Stack Auth's Svix deliveries are. */
-function stackRequest(payload: Json, options: SendOptions = {}): RequestInit {
+/** Signed with the svix library (the harness's `svixHeaders`), exactly as Stack Auth's Svix deliveries are. */
+function stackRequest(payload: Json, options: SignOptions = {}): RequestInit {
   const body = typeof payload === "string" ? payload : JSON.stringify(payload);
-  const id = options.id ?? svixMessageId();
-  const timestamp = options.timestamp ?? Math.floor(Date.now() / 1000);
-  const signature = new Webhook(options.secret ?? DEV_SECRETS.STACK_AUTH_WEBHOOK_SECRET).sign(id, new Date(timestamp * 1000), body);
-  return {
-    method: "POST",
-    headers: { "content-type": "application/json", "svix-id": id, "svix-timestamp": String(timestamp), "svix-signature": signature },
-    body,
-  };
+  const headers = svixHeaders(body, { ...options, id: options.id ?? svixMessageId(), secret: options.secret ?? DEV_SECRETS.STACK_AUTH_WEBHOOK_SECRET });
+  return { method: "POST", headers, body };
 }
 
-function postStack(payload: Json, options: SendOptions = {}): Promise<Response> {
+function postStack(payload: Json, options: SignOptions = {}): Promise<Response> {
   return callBridge("/webhooks/stack-auth", stackRequest(payload, options));
 }
 

@@ -4,16 +4,13 @@ import { DEV_SECRETS } from "../../support/secrets";
 import created from "../../fixtures/standard/user.created.json";
 import deleted from "../../fixtures/standard/user.deleted.json";
 import updated from "../../fixtures/standard/user.updated.json";
-import { callBridge, callBridgeWith, deliverNow, inspectIdentity, orqIdentity, orqWrites, uniqueId, type Json } from "../harness";
+import { callBridge, callBridgeWith, deliverNow, exampleForUser, inspectIdentity, orqIdentity, orqWrites, uniqueId, type Json } from "../harness";
 
 const fixtures = { "user.created": created, "user.updated": updated, "user.deleted": deleted };
 
 /** The example payload of docs/standard-webhook-payload.md for `userId`. */
-function standardEvent(type: keyof typeof fixtures, userId: string, patch: (payload: Json) => void = () => {}): Json {
-  const payload = structuredClone(fixtures[type]) as Json;
-  payload.data.id = userId;
-  patch(payload);
-  return payload;
+function standardEvent(type: keyof typeof fixtures, userId: string, patch?: (payload: Json) => void): Json {
+  return exampleForUser(fixtures[type], userId, patch);
 }
 
 interface SendOptions {

@@ -3,18 +3,17 @@ import { DEV_SECRETS } from "../../support/secrets";
 import created from "../../fixtures/workos/user.created.json";
 import deleted from "../../fixtures/workos/user.deleted.json";
 import updated from "../../fixtures/workos/user.updated.json";
-import { callBridge, deliverNow, inspectIdentity, orqIdentity, orqWrites, uniqueId, type Json } from "../harness";
+import { callBridge, deliverNow, exampleForUser, inspectIdentity, orqIdentity, orqWrites, uniqueId, type Json } from "../harness";
 import { workosSignatureHeaders } from "./sign";
 
 const fixtures = { "user.created": created, "user.updated": updated, "user.deleted": deleted };
 
 /** A fresh copy of WorkOS's documented event for `userId`, with a new event id. */
 function workosEvent(type: keyof typeof fixtures, userId: string, patch: (payload: Json) => void = () => {}): Json {
-  const payload = structuredClone(fixtures[type]) as Json;
-  payload.id = `event_${crypto.randomUUID().replaceAll("-", "").toUpperCase()}`;
-  payload.data.id = userId;
-  patch(payload);
-  return payload;
+  return exampleForUser(fixtures[type], userId, (payload) => {
+    payload.id = `event_${crypto.randomUUID().replaceAll("-", "").toUpperCase()}`;
+    patch(payload);
+  });
 }
 
 async function postWorkos(payload: Json, options: { secret?: string; timestampMs?: number } = {}): Promise<Response> {
