@@ -111,21 +111,7 @@ export function renderReport(report: Report): string {
   );
 
   lines.push("", `### 2. Ingest under \`wrangler dev\` (autocannon, ${report.durationS} s per row after a ${report.warmupS} s warm-up; every request a distinct, svix-signed Clerk \`user.created\`)`, "");
-  lines.push(
-    table(
-      ["Worker", "Concurrency", "2xx/s", "p50 latency", "p99 latency", "CPU per 2xx: workerd / all of wrangler dev", "Non-2xx + errors", "Bridge backlog delivered after the run"],
-      report.ingest.filter((entry) => entry.orqLatencyMs === 0).map(({ target, connections, result, drainS, cpuMsPerOk, allCpuMsPerOk }) => [
-        NAMES[target],
-        connections,
-        n(result.okPerSecond),
-        ms(result.p50Ms),
-        ms(result.p99Ms),
-        cpu(cpuMsPerOk, allCpuMsPerOk),
-        result.failed === 0 ? "0" : `${result.failed} (${Object.entries(result.statuses).map(([code, count]) => `${code}: ${count}`).join(", ")})`,
-        drainS === undefined ? "" : drainS === Number.POSITIVE_INFINITY ? "not within 60 s" : `${n(drainS, 1)} s`,
-      ]),
-    ),
-  );
+  lines.push(ingestTable(report.ingest.filter((entry) => entry.orqLatencyMs === 0)));
   lines.push("");
   const entryOf = (target: TargetName, connections: number) =>
     report.ingest.find((entry) => entry.target === target && entry.connections === connections && entry.orqLatencyMs === 0);
@@ -170,19 +156,7 @@ export function renderReport(report: Report): string {
       "",
       "A remote orq.ai is not sub-millisecond like the local emulator. The peer waits for it before answering; the bridge does not. Not an issue target: context for the peer comparison.",
       "",
-      table(
-        ["Worker", "Concurrency", "2xx/s", "p50 latency", "p99 latency", "CPU per 2xx: workerd / all of wrangler dev", "Non-2xx + errors", "Bridge backlog delivered after the run"],
-        delayed.map(({ target, connections, result, drainS, cpuMsPerOk, allCpuMsPerOk }) => [
-          NAMES[target],
-          connections,
-          n(result.okPerSecond),
-          ms(result.p50Ms),
-          ms(result.p99Ms),
-          cpu(cpuMsPerOk, allCpuMsPerOk),
-          String(result.failed),
-          drainS === undefined ? "" : drainS === Number.POSITIVE_INFINITY ? "not within 60 s" : `${n(drainS, 1)} s`,
-        ]),
-      ),
+      ingestTable(delayed),
       "",
       table(
         ["Ratio, with " + latency + " ms orq.ai latency", "Concurrency 1", "Concurrency 16"],
@@ -253,5 +227,22 @@ export function writeReport(path: string, generated: string): void {
   writeFileSync(
     path,
     `# Benchmarks\n\nProduced by \`npm run bench\` (bench/run.ts). The section between the markers is rewritten on every run; the rest is kept.\n\n${block}\n\n## Findings\n\n(Not written yet.)\n`,
+  );
+}
+
+/** One row per ingest run: the same columns for the plain runs and for those with orq.ai latency. */
+function ingestTable(entries: Report["ingest"]): string {
+  return table(
+    ["Worker", "Concurrency", "2xx/s", "p50 latency", "p99 latency", "CPU per 2xx: workerd / all of wrangler dev", "Non-2xx + errors", "Bridge backlog delivered after the run"],
+    entries.map(({ target, connections, result, drainS, cpuMsPerOk, allCpuMsPerOk }) => [
+      NAMES[target],
+      connections,
+      n(result.okPerSecond),
+      ms(result.p50Ms),
+      ms(result.p99Ms),
+      cpu(cpuMsPerOk, allCpuMsPerOk),
+      result.failed === 0 ? "0" : `${result.failed} (${Object.entries(result.statuses).map(([code, count]) => `${code}: ${count}`).join(", ")})`,
+      drainS === undefined ? "" : drainS === Number.POSITIVE_INFINITY ? "not within 60 s" : `${n(drainS, 1)} s`,
+    ]),
   );
 }
