@@ -1,6 +1,9 @@
 import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
 import { defineConfig } from "vitest/config";
-import { DEV_SECRETS } from "./test/support/secrets";
+import { hideExpectedRuntimeNoise } from "./test/support/quiet-runtime.ts";
+import { DEV_SECRETS } from "./test/support/secrets.ts";
+
+hideExpectedRuntimeNoise();
 
 /**
  * Two projects: `worker` runs the bridge inside workerd (the real Durable Objects and alarms) via
@@ -10,6 +13,11 @@ import { DEV_SECRETS } from "./test/support/secrets";
  */
 export default defineConfig({
   test: {
+    // A passing run prints one line per file and the summary; the bridge's log lines (and any
+    // other console output) are shown only for failing tests, next to the assertion.
+    silent: "passed-only",
+    // Only tests slower than this are listed under their file (the load test, the hung-orq.ai ones).
+    slowTestThreshold: 2_000,
     projects: [
       {
         plugins: [
@@ -25,7 +33,6 @@ export default defineConfig({
           include: ["test/worker/**/*.test.ts"],
           globalSetup: ["test/support/orq-emulator.global.ts", "test/support/jwks.global.ts"],
           testTimeout: 20_000,
-          silent: "passed-only",
         },
       },
       {

@@ -1,13 +1,14 @@
 /**
- * The admin status page in a real browser (Debian's Chromium through playwright-core) against the
+ * The admin status page in a real browser (through playwright-core; which Chromium: test/support/browser.ts) against the
  * bridge under `wrangler dev`: log in, see a delivery that orq.ai (the emulator) refuses, press
  * Replay once the cause is fixed, see it recovered. Leaves a screenshot in test/artifacts/.
  */
 import { mkdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { buildSampleRequest, sendSampleRequest } from "../../scripts/lib/sample-webhooks";
+import { launchBrowser } from "../support/browser";
 import { DEV_SECRETS } from "../support/secrets";
 import { orqIdentity, TEST_BRIDGE_VARS, uniqueId, waitFor, waitForIdentity } from "./dev-server";
 
@@ -18,19 +19,9 @@ const ARTIFACTS = fileURLToPath(new URL("../artifacts/", import.meta.url));
 let browser: Browser;
 
 beforeAll(async () => {
-  browser = await chromium.launch({
-    executablePath: "/usr/bin/chromium",
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
+  const launched = await launchBrowser();
+  browser = launched.browser;
+  console.info(`browser: ${launched.choice.source} (${launched.choice.executablePath})`);
 });
 
 afterAll(async () => {
