@@ -24,6 +24,8 @@ export interface OrqFailure {
   retryAfterMs?: number;
   /** Short reason for operators; never contains a secret. */
   reason: string;
+  /** On a permanent 4xx: the request field orq.ai's error names, when it names exactly one. */
+  field?: string;
 }
 
 export interface OrqClientOptions {
@@ -109,7 +111,9 @@ async function classify(response: Response): Promise<OrqOutcome> {
     failure.retryAfterMs = parseRetryAfter(response.headers.get("retry-after"));
   } else if (status >= 400 && status < 500 && status !== 408) {
     failure.retryable = false;
-    failure.reason = `orq.ai answered ${status}: ${await errorMessage(response)}`;
+    const message = await errorMessage(response);
+    failure.reason = `orq.ai answered ${status}: ${message}`;
+    failure.field = namedField(message);
     return failure;
   }
   await response.body?.cancel();
@@ -123,6 +127,15 @@ export function parseRetryAfter(value: string | null, now = Date.now()): number 
   if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
   const date = Date.parse(value);
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}
+
+/** `metadata.plan` and `metadata` both count; one field named twice is still one. */
+const REQUEST_FIELD = /\b(external_id|display_name|email|avatar_url|tags|metadata(?:\.[\w-]+)?)\b/g;
+
+/** The one request field an error message names (`email: must be an email`), else undefined. */
+export function namedField(message: string): string | undefined {
+  const fields = new Set(Array.from(message.matchAll(REQUEST_FIELD), (match) => match[1]!));
+  return fields.size === 1 ? [...fields][0] : undefined;
 }
 
 /** orq's error bodies vary by era: `{error: "..."}`, `{message}`, `{error: {code, message}}`. */

@@ -46,3 +46,108 @@ export type CreateIdentityRequest = z.infer<typeof CreateIdentityRequest>;
 
 export const UpdateIdentityRequest = z.strictObject(profileFields);
 export type UpdateIdentityRequest = z.infer<typeof UpdateIdentityRequest>;
+
+/**
+ * The stricter reading of orq.ai's contract (its early-2026 spec declared `email` an email and
+ * `avatar_url` a URI; ORQ.md): limits a value must meet to be sent at all. orq.ai answers a field
+ * that breaks them with 400 and the whole identity would be lost, so such a field is left out.
+ */
+export const ORQ_FIELD_LIMITS = {
+  display_name: 256,
+  /** RFC 5321's limit on a forward path. */
+  email: 254,
+  avatar_url: 2048,
+  /** Serialized JSON of one metadata value, and of the whole object. */
+  metadataValue: 4 * 1024,
+  metadata: 16 * 1024,
+} as const;
+
+/** A profile field left out of a request, and why (never the value). */
+export interface RefusedField {
+  /** `email`, `avatar_url`, `display_name`, or `metadata.<key>`. */
+  field: string;
+  reason: string;
+}
+
+// Deliberately plain: one @, no spaces or angle brackets, a dot in the domain. What orq.ai's
+// validators accept is a superset of this; anything outside it is not a deliverable address.
+const EMAIL = /^[^\s@<>()",;]+@[^\s@<>()",;]+\.[^\s@<>()",;.]+$/;
+
+function textProblem(value: string, max: number): string | undefined {
+  if (!value.isWellFormed()) return "is not well-formed Unicode";
+  if (value.length > max) return `is longer than ${max} characters`;
+  return undefined;
+}
+
+function emailProblem(value: string): string | undefined {
+  return textProblem(value, ORQ_FIELD_LIMITS.email) ?? (EMAIL.test(value) ? undefined : "is not an email address");
+}
+
+function avatarUrlProblem(value: string): string | undefined {
+  const problem = textProblem(value, ORQ_FIELD_LIMITS.avatar_url);
+  if (problem) return problem;
+  if (!URL.canParse(value)) return "is not an absolute URL";
+  const { protocol, hostname } = new URL(value);
+  return (protocol === "https:" || protocol === "http:") && hostname ? undefined : "is not an http(s) URL";
+}
+
+/** Plain JSON (finite numbers, no lone surrogates, at most METADATA_MAX_DEPTH deep), and its size. */
+function jsonProblem(value: unknown, max: number): string | undefined {
+  if (!withinDepth(value, METADATA_MAX_DEPTH)) return `is nested deeper than ${METADATA_MAX_DEPTH} levels`;
+  const stack = [value];
+  while (stack.length > 0) {
+    const current = stack.pop();
+    if (typeof current === "number" && !Number.isFinite(current)) return "is not JSON-representable (a non-finite number)";
+    if (typeof current === "string" && !current.isWellFormed()) return "is not well-formed Unicode";
+    if (typeof current === "bigint" || typeof current === "function" || typeof current === "symbol" || current === undefined) return "is not JSON-representable";
+    if (typeof current === "object" && current !== null) {
+      for (const [key, child] of Object.entries(current)) stack.push(key, child);
+    }
+  }
+  return JSON.stringify(value).length > max ? `is larger than ${max} bytes of JSON` : undefined;
+}
+
+/** The identity without the fields orq.ai could refuse, and which fields those were. */
+export function withoutRefusableFields<T extends UpdateIdentityRequest>(identity: T): { identity: T; refused: RefusedField[] } {
+  const refused: RefusedField[] = [];
+  const kept = { ...identity };
+  const check = (field: "display_name" | "email" | "avatar_url", problem: (value: string) => string | undefined) => {
+    const value = kept[field];
+    if (value === undefined) return;
+    const reason = problem(value);
+    if (!reason) return;
+    delete kept[field];
+    refused.push({ field, reason });
+  };
+  check("display_name", (value) => textProblem(value, ORQ_FIELD_LIMITS.display_name));
+  check("email", emailProblem);
+  check("avatar_url", avatarUrlProblem);
+  if (kept.metadata) {
+    const metadata: Record<string, unknown> = {};
+    let size = 2;
+    for (const [key, value] of Object.entries(kept.metadata)) {
+      const reason = jsonProblem(value, ORQ_FIELD_LIMITS.metadataValue) ?? textProblem(key, ORQ_FIELD_LIMITS.display_name);
+      const entrySize = reason ? 0 : JSON.stringify(key).length + JSON.stringify(value).length + 2;
+      if (reason || size + entrySize > ORQ_FIELD_LIMITS.metadata) {
+        refused.push({ field: `metadata.${key.slice(0, 64)}`, reason: reason ?? `would make metadata larger than ${ORQ_FIELD_LIMITS.metadata} bytes of JSON` });
+        continue;
+      }
+      size += entrySize;
+      metadata[key] = value;
+    }
+    kept.metadata = metadata;
+  }
+  return { identity: kept, refused };
+}
+
+/** The identity without one field (a metadata key as `metadata.<key>`). */
+export function withoutField<T extends UpdateIdentityRequest>(identity: T, field: string): T {
+  const kept = { ...identity };
+  if (field.startsWith("metadata.") && kept.metadata) {
+    const { [field.slice("metadata.".length)]: _dropped, ...rest } = kept.metadata;
+    kept.metadata = rest;
+  } else {
+    delete kept[field as keyof UpdateIdentityRequest];
+  }
+  return kept;
+}

@@ -1,5 +1,6 @@
+import { logLine } from "../log";
 import type { OrqClient, OrqFailure, OrqOutcome } from "./orq-client";
-import type { CreateIdentityRequest } from "./orq-schemas";
+import { withoutField, withoutRefusableFields, type CreateIdentityRequest } from "./orq-schemas";
 
 /** The newest state the bridge wants orq.ai to hold for one identity. */
 export type DesiredIdentity =
@@ -17,6 +18,8 @@ export type DesiredIdentity =
 export interface SyncHints {
   existsInOrq: boolean | undefined;
   preferCreate: boolean;
+  /** Who the identity is, for the log line naming a field left out (defaults: metadata.provider, external_id). */
+  subject?: { provider: string; userId: string };
 }
 
 export type SyncResult =
@@ -55,10 +58,39 @@ export async function syncIdentity(orq: OrqClient, desired: DesiredIdentity, hin
     return failed(outcome);
   }
 
-  const { external_id: externalId, ...profile } = desired.identity;
+  // Checked again here, not only when recorded: states stored by an older version, replays and
+  // backfills pass through this point too.
+  const checked = withoutRefusableFields(desired.identity);
+  let identity = checked.identity;
+  const subject = hints.subject ?? { provider: String(identity.metadata?.provider ?? "unknown"), userId: identity.external_id };
+  const leaveOut = (field: string, reason: string) =>
+    logLine({ msg: "orq_field_dropped", provider: subject.provider, user_id: subject.userId, field, reason });
+  for (const { field, reason } of checked.refused) leaveOut(field, reason);
+  const externalId = identity.external_id;
+  const profile = () => {
+    const { external_id: _, ...fields } = identity;
+    return fields;
+  };
+  // orq.ai may still refuse a field the bridge cannot judge: once per attempt, the call is made
+  // again without the field its 400 names, so the rest of the identity lands.
+  let retriedWithout: string | undefined;
+  const refusedField = (outcome: OrqOutcome): string | undefined => {
+    if (retriedWithout !== undefined || outcome.kind !== "failed" || (outcome.status !== 400 && outcome.status !== 422)) return undefined;
+    const field = outcome.field;
+    if (!field || field === "external_id") return undefined;
+    const [top, key] = field.split(".", 2);
+    const sent = key === undefined ? Object.hasOwn(identity, top!) : Object.hasOwn(identity.metadata ?? {}, key);
+    if (!sent) return undefined;
+    retriedWithout = field;
+    identity = withoutField(identity, field);
+    leaveOut(field, `orq.ai answered ${outcome.status}`);
+    return field;
+  };
+
   const create = async (): Promise<SyncResult> => {
-    const outcome = await counted(orq.create(desired.identity));
+    const outcome = await counted(orq.create(identity));
     if (outcome.kind === "ok") return done(true, outcome.status);
+    if (refusedField(outcome)) return create();
     if (outcome.kind === "conflict") {
       existsInOrq = true;
       return update(false);
@@ -74,8 +106,9 @@ export async function syncIdentity(orq: OrqClient, desired: DesiredIdentity, hin
     return failed(outcome);
   };
   const update = async (mayCreate: boolean): Promise<SyncResult> => {
-    const outcome = await counted(orq.update(externalId, profile));
+    const outcome = await counted(orq.update(externalId, profile()));
     if (outcome.kind === "ok") return done(true, outcome.status);
+    if (refusedField(outcome)) return update(mayCreate);
     if (outcome.kind === "not_found" && mayCreate) {
       existsInOrq = false;
       return create();

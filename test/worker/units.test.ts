@@ -1,8 +1,10 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import pkg from "../../package.json";
 import { parseConfig } from "../../src/config";
 import { RETRY_BASE_MS, RETRY_CAP_MS, retryDelayMs } from "../../src/deliver/backoff";
-import { createOrqClient, parseRetryAfter } from "../../src/deliver/orq-client";
+import { createOrqClient, namedField, parseRetryAfter } from "../../src/deliver/orq-client";
+import { ORQ_FIELD_LIMITS, withoutRefusableFields } from "../../src/deliver/orq-schemas";
+import { syncIdentity } from "../../src/deliver/sync-identity";
 import { happenedAfter, joinName, toEpochMs } from "../../src/identity/identity-event";
 import { DEFAULT_MAPPING, toDesiredIdentity, toOrqIdentity } from "../../src/identity/to-orq-identity";
 import { BRIDGE_VERSION } from "../../src/version";
@@ -177,4 +179,138 @@ describe("mapping options (ORQ_EXTERNAL_ID_SOURCE, ORQ_EXTERNAL_ID_PREFIX, ORQ_O
 
 it("reports the package version", () => {
   expect(BRIDGE_VERSION).toBe(pkg.version);
+});
+
+describe("fields orq.ai could refuse are left out, the rest is sent", () => {
+  const base = { external_id: "user_1", display_name: "Ada", email: "ada@example.com", avatar_url: "https://example.com/a.png", tags: ["clerk"], metadata: { provider: "clerk" } };
+
+  it("keeps an identity whose every field passes", () => {
+    expect(withoutRefusableFields(base)).toEqual({ identity: base, refused: [] });
+  });
+
+  it("leaves out an email that is not an address, naming the field and reason, never the value", () => {
+    for (const email of ["not-an-address", "two@@example.com", "ada@localhost", "ada @example.com", `${"a".repeat(250)}@example.com`]) {
+      const { identity, refused } = withoutRefusableFields({ ...base, email });
+      expect(identity).toEqual(Object.fromEntries(Object.entries(base).filter(([key]) => key !== "email")));
+      expect(refused).toHaveLength(1);
+      expect(refused[0]!.field).toBe("email");
+      expect(refused[0]!.reason).not.toContain(email);
+    }
+  });
+
+  it("leaves out an avatar_url that is not an absolute http(s) URL", () => {
+    for (const avatar_url of ["javascript:alert(1)", "data:image/png;base64,iVBORw0KGgo=", "/avatars/a.png", "ftp://example.com/a.png", "https://", `https://example.com/${"a".repeat(ORQ_FIELD_LIMITS.avatar_url)}`]) {
+      const { identity, refused } = withoutRefusableFields({ ...base, avatar_url });
+      expect(identity).not.toHaveProperty("avatar_url");
+      expect(refused.map((entry) => entry.field)).toEqual(["avatar_url"]);
+    }
+    expect(withoutRefusableFields({ ...base, avatar_url: "http://example.com/a.png" }).refused).toEqual([]);
+  });
+
+  it("leaves out a display name that is too long or not well-formed Unicode", () => {
+    for (const display_name of ["x".repeat(ORQ_FIELD_LIMITS.display_name + 1), "Ada \ud800"]) {
+      expect(withoutRefusableFields({ ...base, display_name }).refused.map((entry) => entry.field)).toEqual(["display_name"]);
+    }
+    expect(withoutRefusableFields({ ...base, display_name: "x".repeat(ORQ_FIELD_LIMITS.display_name) }).refused).toEqual([]);
+  });
+
+  it("leaves out metadata values that are not JSON-representable or too large, keeping the other keys", () => {
+    const metadata = { provider: "clerk", plan: "pro", score: Number.NaN, blob: "x".repeat(ORQ_FIELD_LIMITS.metadataValue), deep: { a: { b: Number.POSITIVE_INFINITY } } };
+    const { identity, refused } = withoutRefusableFields({ ...base, metadata });
+    expect(identity.metadata).toEqual({ provider: "clerk", plan: "pro" });
+    expect(refused.map((entry) => entry.field).sort()).toEqual(["metadata.blob", "metadata.deep", "metadata.score"]);
+  });
+
+  it("bounds the whole metadata object", () => {
+    const metadata: Record<string, unknown> = { provider: "clerk" };
+    for (let i = 0; i < 10; i++) metadata[`k${i}`] = "x".repeat(3_000);
+    const { identity, refused } = withoutRefusableFields({ ...base, metadata });
+    expect(JSON.stringify(identity.metadata).length).toBeLessThanOrEqual(ORQ_FIELD_LIMITS.metadata);
+    expect(identity.metadata).toHaveProperty("provider", "clerk");
+    expect(refused.length).toBeGreaterThan(0);
+  });
+
+  it("reads which field an orq.ai 400 names, only when it names exactly one", () => {
+    expect(namedField("email: must be a valid email address")).toBe("email");
+    expect(namedField('invalid value for "avatar_url"')).toBe("avatar_url");
+    expect(namedField("metadata.plan is too long")).toBe("metadata.plan");
+    expect(namedField("bad request")).toBeUndefined();
+    expect(namedField("email and avatar_url are invalid")).toBeUndefined();
+  });
+});
+
+describe("orq.ai answering 400 naming a field", () => {
+  /** An orq.ai that refuses `field` with 400 (a message in one of its error shapes) until it is left out. */
+  function orqRefusing(field: string, body: (field: string) => unknown = (name) => ({ error: { code: "validation_error", message: `${name}: invalid format` } })) {
+    const requests: Array<{ method: string; body: Record<string, unknown> }> = [];
+    const fetch = (async (_url: string, init?: RequestInit) => {
+      const sent = init?.body ? (JSON.parse(String(init.body)) as Record<string, unknown>) : {};
+      requests.push({ method: init?.method ?? "GET", body: sent });
+      const refused = field.startsWith("metadata.") ? Object.hasOwn((sent.metadata ?? {}) as object, field.slice(9)) : Object.hasOwn(sent, field);
+      if (refused) return new Response(JSON.stringify(body(field)), { status: 400 });
+      return new Response("{}", { status: init?.method === "POST" ? 201 : 200 });
+    }) as typeof globalThis.fetch;
+    return { orq: createOrqClient({ baseUrl: "https://orq.test", apiKey: "key", timeoutMs: 1_000, fetch }), requests };
+  }
+  const identity = { external_id: "user_1", display_name: "Ada", email: "ada@example.com", tags: ["clerk"], metadata: { provider: "clerk", plan: "pro" } };
+  const subject = { provider: "clerk", userId: "user_1" };
+
+  it("retries the creation once without that field, so the identity lands; the log names the field, not the value", async () => {
+    const { orq, requests } = orqRefusing("email");
+    const logs = vi.spyOn(console, "log").mockImplementation(() => {});
+    try {
+      const result = await syncIdentity(orq, { kind: "present", identity }, { existsInOrq: undefined, preferCreate: true, subject });
+      expect(result).toMatchObject({ ok: true, calls: 2 });
+      expect(requests.map((request) => request.method)).toEqual(["POST", "POST"]);
+      expect(requests[1]!.body).toEqual({ external_id: "user_1", display_name: "Ada", tags: ["clerk"], metadata: { provider: "clerk", plan: "pro" } });
+      const lines = logs.mock.calls.map((call) => JSON.parse(String(call[0])));
+      expect(lines).toContainEqual({ msg: "orq_field_dropped", provider: "clerk", user_id: "user_1", field: "email", reason: "orq.ai answered 400" });
+      expect(JSON.stringify(lines)).not.toContain("ada@example.com");
+    } finally {
+      logs.mockRestore();
+    }
+  });
+
+  it("retries an update (PATCH) the same way, and a metadata key alone", async () => {
+    const { orq, requests } = orqRefusing("metadata.plan", (name) => ({ message: `${name} is not allowed` }));
+    const result = await syncIdentity(orq, { kind: "present", identity }, { existsInOrq: true, preferCreate: false, subject });
+    expect(result).toMatchObject({ ok: true, calls: 2 });
+    expect(requests.map((request) => request.method)).toEqual(["PATCH", "PATCH"]);
+    expect(requests[1]!.body.metadata).toEqual({ provider: "clerk" });
+    expect(requests[1]!.body.email).toBe("ada@example.com");
+  });
+
+  it("retries only once: a second refusal fails the identity with orq's reason", async () => {
+    const requests: string[] = [];
+    const fetch = (async (_url: string, init?: RequestInit) => {
+      requests.push(init?.method ?? "GET");
+      const sent = JSON.parse(String(init?.body ?? "{}")) as Record<string, unknown>;
+      const field = "email" in sent ? "email" : "display_name";
+      return new Response(JSON.stringify({ error: `${field}: refused` }), { status: 400 });
+    }) as typeof globalThis.fetch;
+    const orq = createOrqClient({ baseUrl: "https://orq.test", apiKey: "key", timeoutMs: 1_000, fetch });
+    const result = await syncIdentity(orq, { kind: "present", identity }, { existsInOrq: true, preferCreate: false, subject });
+    expect(result).toMatchObject({ ok: false, retryable: false, status: 400, reason: "orq.ai answered 400: display_name: refused" });
+    expect(requests).toEqual(["PATCH", "PATCH"]);
+  });
+
+  it("does not retry a 400 that names no field, nor one that names external_id", async () => {
+    for (const message of ["bad request", "external_id: already taken"]) {
+      const requests: string[] = [];
+      const fetch = (async (_url: string, init?: RequestInit) => {
+        requests.push(init?.method ?? "GET");
+        return new Response(JSON.stringify({ error: message }), { status: 400 });
+      }) as typeof globalThis.fetch;
+      const orq = createOrqClient({ baseUrl: "https://orq.test", apiKey: "key", timeoutMs: 1_000, fetch });
+      expect(await syncIdentity(orq, { kind: "present", identity }, { existsInOrq: true, preferCreate: false })).toMatchObject({ ok: false });
+      expect(requests).toEqual(["PATCH"]);
+    }
+  });
+
+  it("leaves out a refusable field before the first call (no 400 needed)", async () => {
+    const { orq, requests } = orqRefusing("never");
+    const result = await syncIdentity(orq, { kind: "present", identity: { ...identity, avatar_url: "javascript:alert(1)" } }, { existsInOrq: false, preferCreate: true, subject });
+    expect(result).toMatchObject({ ok: true, calls: 1 });
+    expect(requests[0]!.body).not.toHaveProperty("avatar_url");
+  });
 });
