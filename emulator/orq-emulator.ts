@@ -3,10 +3,13 @@
  *
  * It follows ../../shared/reference/orq-identities.openapi.yaml, but is deliberately stricter than the real API on
  * input (unknown fields, `null`, over-long values are rejected) so bridge bugs surface here instead of in production.
- * It can also inject faults (error statuses, hung requests, dropped sockets) to exercise the bridge's retries.
+ * It can also inject faults (error statuses, hung requests, dropped sockets, answers lost after the write) to exercise
+ * the bridge's retries, and it has workspace-wide switches: a rolling 60 s rate limit over /v2 calls (429 with
+ * `Retry-After` and `X-RateLimit-*`) and an outage (every /v2 call fails: 503, dropped or hung).
  *
  * Control API (no auth): GET /__emulator/identities[/<external_id>], GET /__emulator/requests[?external_id=],
- * GET /__emulator/stats, GET|PUT|POST(append) /__emulator/faults {rules}, DELETE /__emulator/faults[?externalIdPrefix=…], POST /__emulator/reset.
+ * GET /__emulator/stats, GET|PUT|POST(append) /__emulator/faults {rules}, DELETE /__emulator/faults[?externalIdPrefix=…],
+ * GET|PUT /__emulator/workspace {rateLimitPerMinute, rateLimitHeaders, outage} (PUT: the fields given), POST /__emulator/reset.
  *
  * Node-only (node:http): never import it from src/, which runs on workerd.
  */
@@ -43,13 +46,18 @@ export interface LoggedRequest {
   body?: unknown;
   /** Set when a fault rule answered instead of the API, so tests can tell injected errors from real ones. */
   fault?: true;
+  /** Fault `lose`: the operation ran (`status` is its answer) but the socket was destroyed before the answer went out. */
+  lost?: true;
+  /** Set when a workspace switch answered instead of the API: the rate limit (429) or the outage. */
+  refusedBy?: "rate-limit" | "outage";
 }
 
 export type FaultStatus = 500 | 502 | 503 | 401 | 403 | 429 | 400 | 422;
 export type FaultKind =
   | { status: FaultStatus; /** seconds; sent as `Retry-After` (meant for 429) */ retryAfter?: number }
   | { /** never answer until the client gives up or the emulator closes */ hang: true }
-  | { /** destroy the socket without a response */ drop: true };
+  | { /** destroy the socket without a response */ drop: true }
+  | { /** run the operation (the write is applied), then destroy the socket: the answer is lost */ lose: true };
 export type FaultMethod = "POST" | "PATCH" | "DELETE" | "GET";
 
 export interface FaultRule {
@@ -68,7 +76,49 @@ export interface FaultRuleState extends FaultRule {
   fired: number;
 }
 
-export type FaultLabel = `${FaultStatus}` | "hang" | "drop";
+export type FaultLabel = `${FaultStatus}` | "hang" | "drop" | "lose";
+
+/** Workspace-wide switches (defaults: no rate limit, headers always, no outage). */
+export interface WorkspaceSettings {
+  /**
+   * Accepted /v2 calls allowed per rolling 60 s; null = unlimited. Calls the limit refuses (429) do not count
+   * against the window, as with most real limiters; every call it lets through does (whatever the API answers).
+   * Calls refused for a bad key (401) or during an outage never reach the limit.
+   */
+  rateLimitPerMinute: number | null;
+  /**
+   * Where `X-RateLimit-Limit`/`-Remaining`/`-Reset` go while a limit is set: "always" (every answer to a call the
+   * limit let through, and the 429s), "on429" (the 429s only), "never". `Retry-After` is on every 429 regardless.
+   */
+  rateLimitHeaders: RateLimitHeaders;
+  /** While set, every /v2 call fails this way, before auth: 503 without Retry-After, a dropped socket, or a hang. */
+  outage: OutageMode | null;
+}
+export type RateLimitHeaders = "always" | "on429" | "never";
+export type OutageMode = "503" | "drop" | "hang";
+
+export interface OutageRecord {
+  mode: OutageMode;
+  /** Epoch ms; endedAt is null while the outage lasts. */
+  startedAt: number;
+  endedAt: number | null;
+  /** /v2 calls received during this outage. */
+  calls: number;
+}
+
+export interface WorkspaceState extends WorkspaceSettings {
+  /** /v2 calls the rate limit let through (with or without a limit set) since the start or the last reset. */
+  accepted: number;
+  /** Accepted calls in the last 60 s, and how many more the limit allows right now (null without a limit). */
+  inWindow: number;
+  remaining: number | null;
+  /** 429s sent by the rate limit (injected 429 faults are counted under stats().faults). */
+  rateLimited: number;
+  /** /v2 calls answered by the outage switch, all outages together. */
+  outageCalls: number;
+  /** The current outage (endedAt null) or the last one; null when there was none since the start or the last reset. */
+  lastOutage: OutageRecord | null;
+}
 
 export interface EmulatorStats {
   requests: number;
@@ -88,6 +138,8 @@ export interface OrqEmulatorOptions {
   apiKeys?: string[];
   /** Do not print one line per request. */
   quiet?: boolean;
+  /** The clock of the rate limit's window (epoch ms), for tests; default Date.now. */
+  now?: () => number;
 }
 
 export interface OrqEmulator {
@@ -103,6 +155,10 @@ export interface OrqEmulator {
   stats(): EmulatorStats;
   /** Replaces the fault rules; throws a TypeError when a rule is malformed. */
   setFaults(rules: FaultRule[]): void;
+  /** The workspace switches and their counters. */
+  workspace(): WorkspaceState;
+  /** Changes the switches given (the others are kept); throws a TypeError when one is malformed. */
+  setWorkspace(settings: Partial<WorkspaceSettings>): WorkspaceState;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -355,11 +411,12 @@ const RULE_FIELDS: readonly string[] = ["externalIdPrefix", "method", "times", "
 function faultLabel(fault: FaultKind): FaultLabel {
   if ("hang" in fault) return "hang";
   if ("drop" in fault) return "drop";
+  if ("lose" in fault) return "lose";
   return `${fault.status}`;
 }
 
 function emptyFaultCounts(): Record<FaultLabel, number> {
-  const labels: FaultLabel[] = [...FAULT_STATUSES.map((status) => `${status}` as const), "hang", "drop"];
+  const labels: FaultLabel[] = [...FAULT_STATUSES.map((status) => `${status}` as const), "hang", "drop", "lose"];
   return Object.fromEntries(labels.map((label) => [label, 0])) as Record<FaultLabel, number>;
 }
 
@@ -375,12 +432,14 @@ const FAULT_BODIES: Record<FaultStatus, unknown> = {
   503: { message: "Service Unavailable" },
 };
 
+/** The answer a fault gives instead of the operation (`lose` runs the operation first: see EmulatorState.answer). */
 function faultReply(fault: FaultKind): Reply {
   if ("hang" in fault) return { kind: "hang" };
-  if ("drop" in fault) return { kind: "drop" };
+  if ("drop" in fault || "lose" in fault) return { kind: "drop" };
   const headers: Record<string, string> = {};
   if (fault.retryAfter !== undefined) headers["retry-after"] = String(fault.retryAfter);
-  if (fault.status === 429) Object.assign(headers, { "x-ratelimit-limit": "100", "x-ratelimit-remaining": "0" });
+  // An injected 429 is about one identity (an identity budget, say): Retry-After only. The
+  // workspace's own rate limit, with its X-RateLimit-* headers, is the workspace switch.
   return respond(fault.status, FAULT_BODIES[fault.status], headers);
 }
 
@@ -389,7 +448,8 @@ function validateFaultKind(value: unknown): string | undefined {
   const keys = Object.keys(value).sort().join(",");
   if (keys === "hang") return value.hang === true ? undefined : "hang must be true";
   if (keys === "drop") return value.drop === true ? undefined : "drop must be true";
-  if (keys !== "status" && keys !== "retryAfter,status") return "must be {status, retryAfter?}, {hang: true} or {drop: true}";
+  if (keys === "lose") return value.lose === true ? undefined : "lose must be true";
+  if (keys !== "status" && keys !== "retryAfter,status") return "must be {status, retryAfter?}, {hang: true}, {drop: true} or {lose: true}";
   if (!FAULT_STATUSES.includes(value.status as FaultStatus)) return `status must be one of ${FAULT_STATUSES.join(", ")}`;
   const { retryAfter } = value;
   if (retryAfter !== undefined && !(typeof retryAfter === "number" && Number.isFinite(retryAfter) && retryAfter >= 0)) {
@@ -479,6 +539,133 @@ function ruleApplies(rule: FaultRuleState, method: string, externalId: string | 
   if (rule.method !== undefined && rule.method !== method) return false;
   if (rule.externalIdPrefix === undefined) return true;
   return externalId?.startsWith(rule.externalIdPrefix) ?? false;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Workspace switches: the rate limit (rolling 60 s window) and the outage
+// ---------------------------------------------------------------------------------------------------------------
+
+const RATE_WINDOW_MS = 60_000;
+const RATE_LIMIT_HEADERS: readonly string[] = ["always", "on429", "never"];
+const OUTAGE_MODES: readonly string[] = ["503", "drop", "hang"];
+const WORKSPACE_FIELDS: readonly string[] = ["rateLimitPerMinute", "rateLimitHeaders", "outage"];
+const DEFAULT_WORKSPACE: WorkspaceSettings = { rateLimitPerMinute: null, rateLimitHeaders: "always", outage: null };
+
+/** The first problem with a (partial) settings object, or undefined. */
+export function validateWorkspaceSettings(value: unknown): string | undefined {
+  if (!isPlainObject(value)) return "body: must be a JSON object";
+  const extra = Object.keys(value).find((key) => !WORKSPACE_FIELDS.includes(key));
+  if (extra) return `${extra}: unknown field`;
+  const { rateLimitPerMinute: limit, rateLimitHeaders: headers, outage } = value;
+  if (limit !== undefined && limit !== null && !(typeof limit === "number" && Number.isInteger(limit) && limit >= 1)) {
+    return "rateLimitPerMinute: must be an integer >= 1 or null";
+  }
+  if (headers !== undefined && !RATE_LIMIT_HEADERS.includes(headers as string)) return `rateLimitHeaders: must be one of ${RATE_LIMIT_HEADERS.join(", ")}`;
+  if (outage !== undefined && outage !== null && !OUTAGE_MODES.includes(outage as string)) return `outage: must be null or one of ${OUTAGE_MODES.join(", ")}`;
+  return undefined;
+}
+
+/** What the rate limit decided for one call. */
+type Admission = { admitted: true; headers: Record<string, string> } | { admitted: false; reply: Reply };
+
+class Workspace {
+  private settings: WorkspaceSettings = { ...DEFAULT_WORKSPACE };
+  /** Times (ms) of the accepted calls of the last 60 s, oldest first, from `head` on. */
+  private window: number[] = [];
+  private head = 0;
+  private accepted = 0;
+  private rateLimited = 0;
+  private outageCalls = 0;
+  private lastOutage: OutageRecord | null = null;
+
+  constructor(private readonly now: () => number) {}
+
+  configure(change: Partial<WorkspaceSettings>): void {
+    const next = { ...this.settings, ...change };
+    const at = this.now();
+    if (next.outage !== null && this.settings.outage === null) this.lastOutage = { mode: next.outage, startedAt: at, endedAt: null, calls: 0 };
+    else if (next.outage !== null && this.lastOutage) this.lastOutage.mode = next.outage; // another way of failing, same outage
+    if (next.outage === null && this.settings.outage !== null && this.lastOutage) this.lastOutage.endedAt = at;
+    this.settings = next;
+  }
+
+  /** The outage's reply when one is on (counted), else undefined. */
+  outageReply(): Reply | undefined {
+    const mode = this.settings.outage;
+    if (mode === null) return undefined;
+    this.outageCalls++;
+    if (this.lastOutage) this.lastOutage.calls++;
+    if (mode === "503") return respond(503, FAULT_BODIES[503]);
+    return { kind: mode };
+  }
+
+  /** Counts the call in the window when the limit lets it through; otherwise a 429 (not counted). */
+  admit(): Admission {
+    const now = this.now();
+    this.prune(now);
+    const limit = this.settings.rateLimitPerMinute;
+    const used = this.window.length - this.head;
+    if (limit !== null && used >= limit) {
+      this.rateLimited++;
+      const wait = this.secondsUntilSlot(now);
+      const headers: Record<string, string> = { "retry-after": String(wait) };
+      if (this.settings.rateLimitHeaders !== "never") {
+        Object.assign(headers, { "x-ratelimit-limit": String(limit), "x-ratelimit-remaining": "0", "x-ratelimit-reset": String(wait) });
+      }
+      return { admitted: false, reply: respond(429, { message: "Too Many Requests", error: "rate limit exceeded" }, headers) };
+    }
+    this.window.push(now);
+    this.accepted++;
+    if (limit === null || this.settings.rateLimitHeaders !== "always") return { admitted: true, headers: {} };
+    return {
+      admitted: true,
+      headers: {
+        "x-ratelimit-limit": String(limit),
+        "x-ratelimit-remaining": String(Math.max(0, limit - (used + 1))),
+        "x-ratelimit-reset": String(this.secondsUntilSlot(now)),
+      },
+    };
+  }
+
+  state(): WorkspaceState {
+    const now = this.now();
+    this.prune(now);
+    const inWindow = this.window.length - this.head;
+    const limit = this.settings.rateLimitPerMinute;
+    return {
+      ...this.settings,
+      accepted: this.accepted,
+      inWindow,
+      remaining: limit === null ? null : Math.max(0, limit - inWindow),
+      rateLimited: this.rateLimited,
+      outageCalls: this.outageCalls,
+      lastOutage: this.lastOutage && { ...this.lastOutage },
+    };
+  }
+
+  reset(): void {
+    this.settings = { ...DEFAULT_WORKSPACE };
+    this.window = [];
+    this.head = 0;
+    this.accepted = 0;
+    this.rateLimited = 0;
+    this.outageCalls = 0;
+    this.lastOutage = null;
+  }
+
+  /** Whole seconds (>= 1) until the oldest call in the window leaves it, freeing a slot. */
+  private secondsUntilSlot(now: number): number {
+    const oldest = this.window[this.head] ?? now;
+    return Math.max(1, Math.ceil((oldest + RATE_WINDOW_MS - now) / 1000));
+  }
+
+  private prune(now: number): void {
+    while (this.head < this.window.length && this.window[this.head]! <= now - RATE_WINDOW_MS) this.head++;
+    if (this.head > 1024 && this.head * 2 > this.window.length) {
+      this.window = this.window.slice(this.head);
+      this.head = 0;
+    }
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -610,11 +797,17 @@ function listIdentities(store: IdentityStore, params: URLSearchParams): Reply {
 class EmulatorState {
   readonly store = new IdentityStore();
   readonly faults = new FaultInjector();
+  readonly workspace: Workspace;
   log: LoggedRequest[] = [];
   inFlight = 0;
   maxInFlight = 0;
 
-  constructor(private readonly apiKeys: readonly string[] | undefined) {}
+  constructor(
+    private readonly apiKeys: readonly string[] | undefined,
+    now: () => number = Date.now,
+  ) {
+    this.workspace = new Workspace(now);
+  }
 
   isAuthorized(header: string | undefined): boolean {
     const key = /^Bearer\s+(\S+)\s*$/i.exec(header ?? "")?.[1];
@@ -626,27 +819,46 @@ class EmulatorState {
   serveApi(request: IncomingApiRequest): { reply: Reply; entry: LoggedRequest } {
     const route = matchApiRoute(request.method, request.url.pathname);
     const externalId = externalIdOf(this.store, route, request.body);
-    const { reply, fault } = this.answer(request, route, externalId);
+    const { reply, fault, lostStatus, refusedBy } = this.answer(request, route, externalId);
     const entry: LoggedRequest = {
       at: Date.now(),
       method: request.method,
       path: request.target,
       ...(externalId !== undefined && { externalId }),
-      status: statusOf(reply),
+      status: lostStatus ?? statusOf(reply),
       ...(request.body.kind === "json" && { body: structuredClone(request.body.value) }),
       ...(request.body.kind === "malformed" && { body: request.body.text }),
       ...(fault && { fault: true as const }),
+      ...(lostStatus !== undefined && { lost: true as const }),
+      ...(refusedBy && { refusedBy }),
     };
     this.log.push(entry);
     return { reply, entry };
   }
 
-  /** Auth first (a bad key never reaches the workspace), then faults (instead of the operation), then the operation. */
-  private answer(request: IncomingApiRequest, route: ApiRoute, externalId: string | undefined): { reply: Reply; fault?: FaultKind } {
+  /**
+   * An outage first (the service is down for everyone), then auth (a bad key never reaches the workspace), then the
+   * rate limit, then faults (instead of the operation; `lose` after it), then the operation.
+   */
+  private answer(
+    request: IncomingApiRequest,
+    route: ApiRoute,
+    externalId: string | undefined,
+  ): { reply: Reply; fault?: FaultKind; lostStatus?: number; refusedBy?: LoggedRequest["refusedBy"] } {
+    const down = this.workspace.outageReply();
+    if (down) return { reply: down, refusedBy: "outage" };
     if (!this.isAuthorized(request.headers.authorization)) return { reply: respond(401, { error: "Unauthorized" }) };
+    const admission = this.workspace.admit();
+    if (!admission.admitted) return { reply: admission.reply, refusedBy: "rate-limit" };
     const fault = this.faults.pick(request.method, externalId);
-    if (fault) return { reply: faultReply(fault), fault };
-    return { reply: runOperation(this.store, route, request) };
+    if (fault && "lose" in fault) {
+      const applied = runOperation(this.store, route, request);
+      return { reply: { kind: "drop" }, fault, ...(applied.kind === "respond" && { lostStatus: applied.status }) };
+    }
+    const reply = fault ? faultReply(fault) : runOperation(this.store, route, request);
+    // The limit's headers go on every answer it let through; a fault's own headers (an injected 429's) win.
+    if (reply.kind === "respond") reply.headers = { ...admission.headers, ...reply.headers };
+    return fault ? { reply, fault } : { reply };
   }
 
   requests(externalId?: string | null): LoggedRequest[] {
@@ -667,6 +879,7 @@ class EmulatorState {
   reset(): void {
     this.store.clear();
     this.faults.clear();
+    this.workspace.reset();
     this.log = [];
     this.maxInFlight = this.inFlight;
   }
@@ -693,6 +906,14 @@ class EmulatorState {
       if (prefix) this.faults.removePrefix(prefix);
       else this.faults.replace([]);
       return respond(200, { rules: this.faults.list() });
+    }
+    if (route === "GET /workspace") return respond(200, this.workspace.state());
+    if (route === "PUT /workspace") {
+      if (body.kind !== "json") return validationError("body: must be a JSON object");
+      const problem = validateWorkspaceSettings(body.value);
+      if (problem) return validationError(problem);
+      this.workspace.configure(body.value as Partial<WorkspaceSettings>);
+      return respond(200, this.workspace.state());
     }
     if (route === "POST /reset") {
       this.reset();
@@ -731,7 +952,8 @@ function dispatch(state: EmulatorState, request: IncomingApiRequest): { reply: R
   const { pathname } = request.url;
   if (pathname === "/v2" || pathname.startsWith("/v2/")) {
     const { reply, entry } = state.serveApi(request);
-    const note = `${entry.externalId === undefined ? "" : ` ${entry.externalId}`}${entry.fault ? " (injected fault)" : ""}`;
+    const cause = entry.lost ? ` (answer lost after ${entry.status})` : entry.fault ? " (injected fault)" : entry.refusedBy ? ` (${entry.refusedBy})` : "";
+    const note = `${entry.externalId === undefined ? "" : ` ${entry.externalId}`}${cause}`;
     return { reply, note };
   }
   if (pathname.startsWith(`${CONTROL_PREFIX}/`)) return { reply: state.serveControl(request.method, request.url, request.body), note: "" };
@@ -778,7 +1000,7 @@ function reachableHost(host: string): string {
 
 export async function startOrqEmulator(options: OrqEmulatorOptions = {}): Promise<OrqEmulator> {
   const host = options.host ?? "127.0.0.1";
-  const state = new EmulatorState(options.apiKeys);
+  const state = new EmulatorState(options.apiKeys, options.now);
   const print = options.quiet ? () => {} : (line: string) => console.log(`[orq-emulator] ${line}`);
   const listener = createRequestListener(state, print);
   const server = createServer((req, res) => {
@@ -802,6 +1024,13 @@ export async function startOrqEmulator(options: OrqEmulatorOptions = {}): Promis
       const problem = validateFaultRules(rules);
       if (problem) throw new TypeError(problem);
       state.faults.replace(rules);
+    },
+    workspace: () => state.workspace.state(),
+    setWorkspace: (settings) => {
+      const problem = validateWorkspaceSettings(settings);
+      if (problem) throw new TypeError(problem);
+      state.workspace.configure(settings);
+      return state.workspace.state();
     },
   };
 }

@@ -518,3 +518,154 @@ describe("lifecycle", () => {
     }
   });
 });
+
+describe("workspace: rate limit, outage, lost answers", () => {
+  /** A local emulator with a clock the test moves (the rate limit's window is 60 s). */
+  async function withLocal(run: (local: OrqEmulator, clock: { now: number }) => Promise<void>): Promise<void> {
+    const clock = { now: 1_000_000 };
+    const local = await startOrqEmulator({ quiet: true, now: () => clock.now });
+    try {
+      await run(local, clock);
+    } finally {
+      await local.close();
+    }
+  }
+  const create = (local: OrqEmulator, externalId: string) => call("POST", "/v2/identities", { on: local, key: "k", body: { external_id: externalId } });
+  const rateHeaders = (response: CallResult<unknown>) =>
+    Object.fromEntries(["retry-after", "x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset"].map((name) => [name, response.headers.get(name)]));
+
+  it("defaults to no limit and no outage, and sends no rate-limit headers then", async () => {
+    await withLocal(async (local) => {
+      expect(local.workspace()).toEqual({
+        rateLimitPerMinute: null,
+        rateLimitHeaders: "always",
+        outage: null,
+        accepted: 0,
+        inWindow: 0,
+        remaining: null,
+        rateLimited: 0,
+        outageCalls: 0,
+        lastOutage: null,
+      });
+      const answer = await create(local, "ws-default|1");
+      expect(answer.status).toBe(201);
+      expect(answer.headers.get("x-ratelimit-limit")).toBeNull();
+      expect(local.workspace()).toMatchObject({ accepted: 1, inWindow: 1, remaining: null });
+    });
+  });
+
+  it("allows N calls per rolling 60 s, then answers 429 with Retry-After and X-RateLimit-* until a slot frees; refused calls do not count", async () => {
+    await withLocal(async (local, clock) => {
+      local.setWorkspace({ rateLimitPerMinute: 3 });
+      const accepted = [];
+      for (let i = 0; i < 3; i++) {
+        accepted.push(rateHeaders(await create(local, `ws-limit|${i}`)));
+        clock.now += 10_000; // calls at t = 0, 10, 20 s
+      }
+      expect(accepted).toEqual([0, 1, 2].map((i) => ({ "retry-after": null, "x-ratelimit-limit": "3", "x-ratelimit-remaining": String(2 - i), "x-ratelimit-reset": String(60 - 10 * i) })));
+
+      // t = 30 s: the window is full; the first slot frees at t = 60 s.
+      const refused = await create(local, "ws-limit|3");
+      expect(refused.status).toBe(429);
+      expect(rateHeaders(refused)).toEqual({ "retry-after": "30", "x-ratelimit-limit": "3", "x-ratelimit-remaining": "0", "x-ratelimit-reset": "30" });
+      expect(local.requests().at(-1)).toMatchObject({ status: 429, refusedBy: "rate-limit" });
+      expect(local.requests().at(-1)?.fault).toBeUndefined();
+      expect(local.identities().map((identity) => identity.external_id)).not.toContain("ws-limit|3");
+
+      // Hammering while refused does not push the free slot back.
+      clock.now += 29_500; // t = 59.5 s
+      for (let i = 0; i < 5; i++) expect((await create(local, "ws-limit|3")).headers.get("retry-after")).toBe("1");
+      clock.now += 500; // t = 60 s: the call of t = 0 leaves the window
+      expect((await create(local, "ws-limit|3")).status).toBe(201);
+      expect((await create(local, "ws-limit|4")).status).toBe(429);
+      expect(local.workspace()).toMatchObject({ rateLimitPerMinute: 3, accepted: 4, inWindow: 3, remaining: 0, rateLimited: 7 });
+
+      // Unlimited again: everything passes (the window still counts).
+      local.setWorkspace({ rateLimitPerMinute: null });
+      expect((await create(local, "ws-limit|4")).status).toBe(201);
+    });
+  });
+
+  it("counts every call the limit let through, whatever the API answered, but not calls with a bad key", async () => {
+    await withLocal(async (local) => {
+      local.setWorkspace({ rateLimitPerMinute: 2 });
+      expect((await call("GET", itemPath("ws-count|missing"), { on: local, key: "k" })).status).toBe(404);
+      expect((await call("GET", "/v2/identities", { on: local, key: null })).status).toBe(401);
+      expect((await create(local, "ws-count|1")).status).toBe(201);
+      expect((await create(local, "ws-count|2")).status).toBe(429);
+      expect(local.workspace()).toMatchObject({ accepted: 2, inWindow: 2, rateLimited: 1 });
+    });
+  });
+
+  it("rateLimitHeaders on429 sends X-RateLimit-* only with the 429; never sends only Retry-After", async () => {
+    await withLocal(async (local) => {
+      local.setWorkspace({ rateLimitPerMinute: 1, rateLimitHeaders: "on429" });
+      expect(rateHeaders(await create(local, "ws-h|1"))).toEqual({ "retry-after": null, "x-ratelimit-limit": null, "x-ratelimit-remaining": null, "x-ratelimit-reset": null });
+      expect(rateHeaders(await create(local, "ws-h|2"))).toEqual({ "retry-after": "60", "x-ratelimit-limit": "1", "x-ratelimit-remaining": "0", "x-ratelimit-reset": "60" });
+      local.setWorkspace({ rateLimitHeaders: "never" });
+      expect(rateHeaders(await create(local, "ws-h|2"))).toEqual({ "retry-after": "60", "x-ratelimit-limit": null, "x-ratelimit-remaining": null, "x-ratelimit-reset": null });
+      expect(local.workspace().rateLimitPerMinute).toBe(1); // a partial change keeps the other settings
+    });
+  });
+
+  it("an outage fails every call the chosen way (503 without Retry-After, drop, hang), counts them, and records when it started and ended", async () => {
+    await withLocal(async (local, clock) => {
+      await create(local, "ws-out|kept");
+      local.setWorkspace({ outage: "503" });
+      const down = await create(local, "ws-out|1");
+      expect(down.status).toBe(503);
+      expect(down.headers.get("retry-after")).toBeNull();
+      expect((await call("GET", "/v2/identities", { on: local, key: null })).status).toBe(503); // before auth: down for everyone
+
+      local.setWorkspace({ outage: "drop" });
+      await expect(create(local, "ws-out|2")).rejects.toThrow(TypeError);
+      local.setWorkspace({ outage: "hang" });
+      await expect(call("GET", itemPath("ws-out|kept"), { on: local, key: "k", signal: AbortSignal.timeout(300) })).rejects.toMatchObject({ name: "TimeoutError" });
+      expect(local.workspace().lastOutage).toEqual({ mode: "hang", startedAt: 1_000_000, endedAt: null, calls: 4 });
+
+      clock.now += 45_000;
+      local.setWorkspace({ outage: null });
+      expect((await create(local, "ws-out|1")).status).toBe(201);
+      expect(local.identities().map((identity) => identity.external_id).sort()).toEqual(["ws-out|1", "ws-out|kept"]);
+      expect(local.workspace()).toMatchObject({ outage: null, outageCalls: 4, accepted: 2, lastOutage: { mode: "hang", startedAt: 1_000_000, endedAt: 1_045_000, calls: 4 } });
+      expect(local.requests().filter((entry) => entry.refusedBy === "outage").map((entry) => entry.status)).toEqual([503, 503, "drop", "hang"]);
+
+      local.setWorkspace({ outage: "503" }); // a new outage starts a new record
+      expect(local.workspace().lastOutage).toEqual({ mode: "503", startedAt: 1_045_000, endedAt: null, calls: 0 });
+    });
+  });
+
+  it("GET|PUT /__emulator/workspace shows and changes the switches; malformed ones get 422; reset restores the defaults", async () => {
+    await withLocal(async (local) => {
+      const put = await call<Record<string, unknown>>("PUT", "/__emulator/workspace", { on: local, key: null, body: { rateLimitPerMinute: 300, rateLimitHeaders: "never" } });
+      expect(put.status).toBe(200);
+      expect(put.body).toMatchObject({ rateLimitPerMinute: 300, rateLimitHeaders: "never", outage: null, remaining: 300 });
+      expect((await call("PUT", "/__emulator/workspace", { on: local, key: null, body: { outage: "hang" } })).status).toBe(200);
+      expect((await call("GET", "/__emulator/workspace", { on: local, key: null })).body).toMatchObject({ rateLimitPerMinute: 300, outage: "hang", lastOutage: { mode: "hang", endedAt: null } });
+
+      for (const body of [{ rateLimitPerMinute: 0 }, { rateLimitPerMinute: 1.5 }, { rateLimitHeaders: "sometimes" }, { outage: 503 }, { outages: "503" }, [1]]) {
+        expect((await call("PUT", "/__emulator/workspace", { on: local, key: null, body })).status, JSON.stringify(body)).toBe(422);
+      }
+      expect(() => local.setWorkspace({ rateLimitPerMinute: -1 })).toThrow(TypeError);
+
+      expect((await call("POST", "/__emulator/reset", { on: local, key: null })).status).toBe(200);
+      expect(local.workspace()).toMatchObject({ rateLimitPerMinute: null, rateLimitHeaders: "always", outage: null, accepted: 0, outageCalls: 0, lastOutage: null });
+    });
+  });
+
+  it("a lose fault applies the write, then destroys the socket: the client sees a network error, a retry gets 409", async () => {
+    await withLocal(async (local) => {
+      local.setFaults([{ externalIdPrefix: "ws-lose|", method: "POST", times: 1, faults: [{ lose: true }] }]);
+      await expect(create(local, "ws-lose|1")).rejects.toThrow(TypeError);
+      expect(local.identities().map((identity) => identity.external_id)).toEqual(["ws-lose|1"]);
+      expect(local.requests().at(-1)).toMatchObject({ method: "POST", status: 201, lost: true, fault: true });
+      expect((await create(local, "ws-lose|1")).status).toBe(409); // the rule is spent
+      expect(local.stats().faults.lose).toBe(1);
+
+      // With rate 0 it never fires; other fields validate as for other faults.
+      local.setFaults([{ externalIdPrefix: "ws-lose|", rate: 0, faults: [{ lose: true }] }]);
+      expect((await create(local, "ws-lose|2")).status).toBe(201);
+      expect(() => local.setFaults([{ faults: [{ lose: false } as never] }])).toThrow(TypeError);
+    });
+  });
+});
