@@ -36,6 +36,25 @@ export default defineConfig({
         },
       },
       {
+        // The workspace as a whole (rate-limited, in an outage, key rejected) in a runtime of its
+        // own: those states pause every identity, so they must not share a scheduler with the
+        // `worker` project's files running in parallel. One file, its tests in order.
+        plugins: [
+          cloudflareTest(({ inject }) => ({
+            wrangler: { configPath: "./wrangler.toml" },
+            miniflare: {
+              bindings: { ...DEV_SECRETS, ORQ_API_URL: inject("orqUrl"), ORQ_TIMEOUT_MS: "1000", ORQ_TAGS: "test-suite", KINDE_ISSUER_URL: inject("kindeIssuerUrl") },
+            },
+          })),
+        ],
+        test: {
+          name: "workspace",
+          include: ["test/workspace/**/*.test.ts"],
+          globalSetup: ["test/support/orq-emulator.global.ts", "test/support/jwks.global.ts"],
+          testTimeout: 60_000,
+        },
+      },
+      {
         test: {
           name: "node",
           include: ["test/node/**/*.test.ts"],

@@ -16,7 +16,14 @@ export interface ConfigProblem {
 }
 
 export interface BridgeConfig {
-  orq: { baseUrl: string; apiKey: string | undefined; timeoutMs: number; maxConcurrency: number };
+  orq: {
+    baseUrl: string;
+    apiKey: string | undefined;
+    timeoutMs: number;
+    maxConcurrency: number;
+    /** `ORQ_RATE_LIMIT_PER_MINUTE`: the operator's ceiling; undefined = learn it from orq.ai's answers. */
+    ratePerMinute: number | undefined;
+  };
   mapping: MappingOptions;
   /** The admin API and status page exist only when `ADMIN_TOKEN` is set (and long enough to resist guessing). */
   admin: { token?: string };
@@ -43,6 +50,7 @@ const settings = {
   ORQ_API_KEY: z.optional(z.string()),
   ORQ_TIMEOUT_MS: z._default(z.pipe(z.coerce.number(), z.int().check(z.gte(100), z.lte(60_000))), 10_000),
   ORQ_MAX_CONCURRENCY: z._default(z.pipe(z.coerce.number(), z.int().check(z.gte(1), z.lte(1000))), 50),
+  ORQ_RATE_LIMIT_PER_MINUTE: z.optional(z.pipe(z.coerce.number(), z.int().check(z.gte(1), z.lte(1_000_000)))),
   ORQ_TAGS: commaList,
   ORQ_METADATA_KEYS: metadataKeys,
   ORQ_EXTERNAL_ID_SOURCE: z._default(z.enum(["provider_id", "external_id"]), "provider_id"),
@@ -90,7 +98,9 @@ export function parseConfig(env: EnvValues): BridgeConfig {
   }
 
   return {
-    orq: { baseUrl: read.ORQ_API_URL, apiKey: read.ORQ_API_KEY, timeoutMs: read.ORQ_TIMEOUT_MS, maxConcurrency: read.ORQ_MAX_CONCURRENCY },
+    orq: { baseUrl: read.ORQ_API_URL, apiKey: read.ORQ_API_KEY, timeoutMs: read.ORQ_TIMEOUT_MS, maxConcurrency: read.ORQ_MAX_CONCURRENCY,
+      ratePerMinute: read.ORQ_RATE_LIMIT_PER_MINUTE,
+    },
     mapping: {
       tags: read.ORQ_TAGS,
       metadataKeys: read.ORQ_METADATA_KEYS,

@@ -1,6 +1,6 @@
 import { app } from "./app";
 
-export { OrqGate } from "./deliver/orq-gate";
+export { DeliveryScheduler } from "./deliver/delivery-scheduler";
 export { BridgeStatus } from "./record/bridge-status";
 export { IdentitySync } from "./record/identity-sync";
 

@@ -1,6 +1,6 @@
 import { html, raw } from "hono/html";
 import type { ConfigProblem } from "../config";
-import type { GateStats } from "../deliver/orq-gate";
+import type { SchedulerStats } from "../deliver/delivery-scheduler";
 import type { BridgeSummary, FailureEntry, RecentDelivery } from "../record/bridge-status";
 import type { IdentityStatus } from "../record/identity-sync";
 
@@ -17,8 +17,8 @@ export interface StatusPageData {
   orqAuth: BridgeSummary["orqAuth"];
   retrying: number;
   failed: number;
-  /** The ORQ_MAX_CONCURRENCY cap at work; null when the gate could not be asked. */
-  orqCalls: (GateStats & { max: number }) | null;
+  /** The workspace's delivery scheduler (pace, outage, backlog); null when it could not be asked. */
+  scheduler: (SchedulerStats & { max: number }) | null;
   providers: Array<[name: string, status: string]>;
   problems: readonly ConfigProblem[];
   failures: FailureEntry[];
@@ -124,13 +124,7 @@ function tiles(data: StatusPageData): Html {
   return html`<div class="tiles">
 ${tile("orq-key", "orq.ai API key", key.tone, key.value, key.hint)}
 ${tile("retrying", "Retry backlog", data.retrying > 0 ? "warn" : "ok", String(data.retrying), data.retrying === 1 ? "identity waiting for a retry" : "identities waiting for a retry")}
-${data.orqCalls && tile(
-  "orq-calls",
-  "orq.ai calls in flight",
-  data.orqCalls.queued > 0 ? "warn" : "ok",
-  `${data.orqCalls.inFlight} of ${data.orqCalls.max}`,
-  `${data.orqCalls.queued} ${data.orqCalls.queued === 1 ? "delivery" : "deliveries"} waiting for a slot (ORQ_MAX_CONCURRENCY)`,
-)}
+${data.scheduler && schedulerTile(data.scheduler, data.now)}
 ${tile("failed", "Given up", data.failed > 0 ? "bad" : "ok", String(data.failed), "need a replay once the cause is fixed")}
 ${tile(
   "providers",
@@ -181,6 +175,25 @@ const OUTCOME: Record<RecentDelivery["state"], [label: string, tone: string]> = 
   retrying: ["retrying", "warn"],
   failed: ["failed", "bad"],
 };
+
+const SCHEDULER_STATE: Record<SchedulerStats["state"], [label: string, tone: string]> = {
+  flowing: ["Flowing", "ok"],
+  rate_limited: ["Rate-limited", "warn"],
+  outage: ["Paused: outage", "bad"],
+  key_rejected: ["Paused: key rejected", "bad"],
+};
+
+function schedulerTile(stats: SchedulerStats & { max: number }, now: number): Html {
+  const [label, tone] = SCHEDULER_STATE[stats.state];
+  const pace = stats.pace ? `${stats.pace.perMinute}/min (${stats.pace.source})` : "no limit known yet";
+  const parts = [
+    `pace ${pace}`,
+    `${stats.inFlight} of ${stats.max} calls in flight`,
+    `${stats.backlog} waiting${stats.oldestWaitingSince === null ? "" : `, the oldest for ${ago(now - stats.oldestWaitingSince)}`}`,
+    ...(stats.nextProbeAt === null ? [] : [`next probe ${stats.nextProbeAt <= now ? "now" : `in ${ago(stats.nextProbeAt - now)}`}`]),
+  ];
+  return tile("orq-delivery", "orq.ai delivery", stats.backlog > 0 && tone === "ok" ? "warn" : tone, label, parts.join(" · "));
+}
 
 function recent(data: StatusPageData): Html {
   const rows = data.recent.map((delivery) => {

@@ -2,7 +2,8 @@ import { Hono, type Context, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { csrf } from "hono/csrf";
 import { getConfig } from "../config";
-import { ORQ_GATE_NAME } from "../deliver/orq-gate";
+import { SCHEDULER_NAME } from "../deliver/delivery-scheduler";
+import { orqAuthState } from "../receive/health-route";
 import { logLine } from "../log";
 import { providers } from "../providers/registry";
 import { BRIDGE_STATUS_NAME, formatFailureCursor, parseFailureCursor } from "../record/bridge-status";
@@ -36,28 +37,33 @@ const requireSession: MiddlewareHandler<AdminEnv> = async (c, next) => {
 statusPage.get("/", requireSession, async (c) => {
   const config = getConfig(c.env);
   const after = parseFailureCursor(c.req.query("cursor") ?? "") ?? undefined;
-  const [overview, gate] = await Promise.all([
+  const scheduler = c.env.ORQ_SCHEDULER.getByName(SCHEDULER_NAME);
+  const [overview, stats, delivered] = await Promise.all([
     c.env.BRIDGE_STATUS.getByName(BRIDGE_STATUS_NAME).overview({ limit: FAILURES_SHOWN + 1, after }, RECENT_SHOWN),
-    c.env.ORQ_GATE.getByName(ORQ_GATE_NAME)
-      .stats()
-      .catch(() => null),
+    scheduler.stats().catch(() => null),
+    scheduler.recentDeliveries(RECENT_SHOWN).catch(() => []),
   ]);
+  const orqAuth = orqAuthState(stats, overview.summary);
+  // Successes come from the scheduler (they cost no call to BridgeStatus), failures from BridgeStatus.
+  const recent = [...delivered.map((entry) => ({ ...entry, state: "ok" as const, reason: null })), ...overview.recent]
+    .sort((a, b) => b.at - a.at)
+    .slice(0, RECENT_SHOWN);
   const failures = overview.failures.slice(0, FAILURES_SHOWN);
   const last = failures[failures.length - 1];
 
   const data: StatusPageData = {
     version: BRIDGE_VERSION,
     now: Date.now(),
-    orqKey: !config.orq.apiKey ? "missing" : overview.summary.orqAuth ? "rejected" : "accepted",
-    orqAuth: overview.summary.orqAuth,
+    orqKey: !config.orq.apiKey ? "missing" : orqAuth ? "rejected" : "accepted",
+    orqAuth,
     retrying: overview.summary.retrying,
     failed: overview.summary.failed,
-    orqCalls: gate && { ...gate, max: config.orq.maxConcurrency },
+    scheduler: stats && { ...stats, max: config.orq.maxConcurrency },
     providers: [...config.providers].map(([name, setup]) => [name, setup.status]),
     problems: config.problems,
     failures,
     olderFailures: overview.failures.length > FAILURES_SHOWN && last ? `/admin?cursor=${encodeURIComponent(formatFailureCursor(last))}#failures` : null,
-    recent: overview.recent,
+    recent,
   };
 
   const target = identityFrom(c.req.query("provider"), c.req.query("user_id"));

@@ -1,30 +1,50 @@
 import type { Context } from "hono";
 import { getConfig } from "../config";
-import { ORQ_GATE_NAME, type GateStats } from "../deliver/orq-gate";
+import { SCHEDULER_NAME, type SchedulerStats } from "../deliver/delivery-scheduler";
 import { logLine } from "../log";
 import { BRIDGE_STATUS_NAME, type BridgeSummary } from "../record/bridge-status";
 import { BRIDGE_VERSION } from "../version";
 
 /**
+ * Whether orq.ai rejects the bridge's key: the scheduler's state when it can be asked (it sees
+ * every answer), else what BridgeStatus last recorded.
+ */
+export function orqAuthState(scheduler: SchedulerStats | null, summary: BridgeSummary | null): BridgeSummary["orqAuth"] {
+  if (scheduler) {
+    return scheduler.state === "key_rejected"
+      ? { failingSince: scheduler.since, lastFailureAt: scheduler.since, reason: "orq.ai rejected the API key (401/403): check ORQ_API_KEY" }
+      : null;
+  }
+  return summary?.orqAuth ?? null;
+}
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+/**
  * `GET /health`: version, which providers are configured, configuration problems (by variable,
- * never a value), whether orq.ai accepts the API key, and the delivery backlog.
+ * never a value), whether orq.ai accepts the API key, the delivery scheduler (state, pace and
+ * where it came from, backlog, next probe) and the failure counts.
  * Always 200 so it can be read; `status` says `ok` or `degraded`.
  */
 export async function healthRoute(c: Context<{ Bindings: Cloudflare.Env }>) {
   const config = getConfig(c.env);
-  const [summary, gate] = await Promise.all([
+  const [summary, scheduler] = await Promise.all([
     c.env.BRIDGE_STATUS.getByName(BRIDGE_STATUS_NAME)
       .summary()
       .catch((error: Error): BridgeSummary | null => {
         logLine({ msg: "health_status_unavailable", error: error.name });
         return null;
       }),
-    c.env.ORQ_GATE.getByName(ORQ_GATE_NAME)
+    c.env.ORQ_SCHEDULER.getByName(SCHEDULER_NAME)
       .stats()
-      .catch((): GateStats | null => null),
+      .catch((error: Error): SchedulerStats | null => {
+        logLine({ msg: "health_scheduler_unavailable", error: error.name });
+        return null;
+      }),
   ]);
-  const auth = summary?.orqAuth;
-  const degraded = config.problems.length > 0 || !summary || auth !== null || summary.failed > 0;
+  const auth = orqAuthState(scheduler, summary);
+  const paused = scheduler?.state === "outage" || scheduler?.state === "key_rejected";
+  const degraded = config.problems.length > 0 || !summary || !scheduler || auth !== null || paused || summary.failed > 0;
   return c.json({
     status: degraded ? "degraded" : "ok",
     version: BRIDGE_VERSION,
@@ -38,12 +58,21 @@ export async function healthRoute(c: Context<{ Bindings: Cloudflare.Env }>) {
         reason: auth.reason,
       }),
     },
-    deliveries: summary && {
-      retrying: summary.retrying,
-      failed: summary.failed,
-      // The ORQ_MAX_CONCURRENCY cap: calls to orq.ai in flight now, and deliveries queued for a slot.
-      ...(gate && { in_flight: gate.inFlight, waiting_for_slot: gate.queued, max_concurrency: config.orq.maxConcurrency }),
+    scheduler: scheduler && {
+      // flowing | rate_limited | outage (paused, probing) | key_rejected (paused, probing)
+      state: scheduler.state,
+      since: iso(scheduler.since),
+      pace_per_minute: scheduler.pace?.perMinute ?? null,
+      pace_source: scheduler.pace?.source ?? null,
+      calls_last_minute: scheduler.callsLastMinute,
+      in_flight: scheduler.inFlight,
+      max_concurrency: config.orq.maxConcurrency,
+      backlog: scheduler.backlog,
+      oldest_waiting_since: iso(scheduler.oldestWaitingSince),
+      paused_until: iso(scheduler.pausedUntil),
+      next_probe_at: iso(scheduler.nextProbeAt),
     },
+    deliveries: summary && { retrying: summary.retrying, failed: summary.failed },
     problems: config.problems,
   });
 }

@@ -105,7 +105,9 @@ export class BridgeStatus extends DurableObject<Env> {
   }
 
   reportDelivery(report: DeliveryReport): void {
-    this.rememberRecent(report);
+    // Successes reach the status page through the delivery scheduler (no call here per success);
+    // a recovery is reported here only to clear the failure.
+    if (report.state !== "ok") this.rememberRecent(report);
     if (report.state === "ok") {
       this.sql.exec("DELETE FROM failures WHERE name = ?", report.name);
       // A successful call proves the key works again.

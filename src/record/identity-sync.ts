@@ -2,12 +2,13 @@ import { DurableObject } from "cloudflare:workers";
 import { getConfig } from "../config";
 import { RETRY_WINDOW_MS, retryDelayMs } from "../deliver/backoff";
 import { createOrqClient, type OrqClient } from "../deliver/orq-client";
-import { ORQ_GATE_NAME } from "../deliver/orq-gate";
+import { QUEUED_FALLBACK_MS, SCHEDULER_NAME, type PermitStub, type RateHeaders, type Verdict } from "../deliver/delivery-scheduler";
+import { readRateHeaders } from "../deliver/rate-headers";
 import { syncIdentity, type DesiredIdentity, type SyncResult } from "../deliver/sync-identity";
 import { happenedAfter, type IdentityEventType } from "../identity/identity-event";
 import { logLine } from "../log";
 import { BRIDGE_STATUS_NAME, type DeliveryState } from "./bridge-status";
-import type { IdentityChange, RecordOutcome } from "./identity-change";
+import { identityObjectName, type IdentityChange, type RecordOutcome } from "./identity-change";
 
 /** Event ids are remembered this long for dedupe: longer than any provider retries (Svix: ~5 days). */
 const SEEN_EVENTS_TTL_MS = 30 * 24 * 60 * 60_000;
@@ -63,7 +64,8 @@ function needsDelivery(state: StateRow | undefined): state is StateRow {
  */
 export class IdentitySync extends DurableObject<Env> {
   private readonly sql: SqlStorage;
-  private orq?: OrqClient;
+  /** Billing units served since this object started (each RPC call and alarm is one request; setAlarm is a row). */
+  private readonly meter = { requests: 0, rowsWritten: 0 };
   private delivering?: Promise<void>;
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -83,11 +85,12 @@ export class IdentitySync extends DurableObject<Env> {
 
   /** Stores the change if it is new and newest; resolves once it is durable. */
   async record(change: IdentityChange): Promise<RecordOutcome> {
+    this.meter.requests++;
     const now = Date.now();
     if (this.sql.exec("SELECT 1 FROM seen_events WHERE event_id = ?", change.eventId).toArray().length > 0) {
       return "duplicate";
     }
-    this.sql.exec("INSERT INTO seen_events (event_id, seen_at) VALUES (?, ?)", change.eventId, now);
+    this.write("INSERT INTO seen_events (event_id, seen_at) VALUES (?, ?)", change.eventId, now);
 
     const current = this.readState();
     // The newest event wins, whatever its type. A deletion stays as a tombstone, so an older
@@ -99,7 +102,7 @@ export class IdentitySync extends DurableObject<Env> {
     // (with ORQ_EXTERNAL_ID_SOURCE=external_id, deletions often lack the app's id).
     const desired = change.desired.kind === "deleted" && current ? { ...change.desired, externalId: current.external_id } : change.desired;
     const externalId = desired.kind === "present" ? desired.identity.external_id : desired.externalId;
-    this.sql.exec(
+    this.write(
       `INSERT INTO state (id, provider, user_id, external_id, event_id, event_type, occurred_at, desired, version, delivery, updated_at)
        VALUES (1, ?, ?, ?, ?, ?, ?, ?, 1, 'pending', ?)
        ON CONFLICT (id) DO UPDATE SET external_id = excluded.external_id, event_id = excluded.event_id,
@@ -109,52 +112,76 @@ export class IdentitySync extends DurableObject<Env> {
       change.provider, change.userId, externalId, change.eventId, change.type, change.occurredAt,
       JSON.stringify(desired), now,
     );
-    await this.ctx.storage.setAlarm(now);
+    await this.setAlarm(now);
     return "recorded";
   }
 
   /** Delivery: make orq.ai hold the newest desired state. One delivery at a time per identity. */
   override async alarm(): Promise<void> {
+    this.meter.requests++;
     this.delivering ??= this.deliver().finally(() => {
       this.delivering = undefined;
     });
     return this.delivering;
   }
 
+  /** The scheduler's call when this identity's turn has come (it was waiting for the workspace). */
+  async wake(): Promise<void> {
+    this.meter.requests++;
+    if (needsDelivery(this.readState())) await this.setAlarm(Date.now());
+  }
+
   private async deliver(): Promise<void> {
-    if (!needsDelivery(this.readState())) return;
-    const slot = await this.acquireOrqSlot();
-    if (typeof slot === "number") {
-      // Every slot is taken: not a failure of this identity. Sleep until the gate expects one to
-      // be free, without counting an attempt.
-      await this.ctx.storage.setAlarm(Date.now() + slot);
+    const state = this.readState();
+    if (!needsDelivery(state)) return;
+    const permit = await this.acquirePermit(state);
+    if (permit === "queued") {
+      // orq.ai is paced, paused or has a backlog: the scheduler wakes this identity when its turn
+      // comes; the alarm is only a safety net. Not an attempt, not a failure of this identity.
+      await this.setAlarm(Date.now() + QUEUED_FALLBACK_MS);
       return;
     }
-    // The slot is held for the orq.ai calls only, not for the bookkeeping after them.
-    let releasing: Promise<void> | undefined;
-    const release = () => (releasing ??= slot === undefined ? Promise.resolve() : this.releaseOrqSlot(slot));
     try {
-      await this.deliverNow(release);
+      await this.deliverNow(permit);
     } finally {
-      await release();
+      permit?.[Symbol.dispose]?.();
     }
   }
 
-  private async deliverNow(callsDone: () => void): Promise<void> {
-    // Read again: events may have arrived while the gate was asked.
+  private async deliverNow(permit: PermitStub | undefined): Promise<void> {
+    // Read again: events may have arrived while the scheduler was asked.
     const state = this.readState();
-    if (!state || !needsDelivery(state)) return;
+    if (!state || !needsDelivery(state)) {
+      await permit?.finish({ calls: 0, outcome: "ok" });
+      return;
+    }
 
     const sentVersion = state.version;
     const attempt = state.attempts + 1;
     const started = Date.now();
     const desired = JSON.parse(state.desired) as DesiredIdentity;
-    const result = await syncIdentity(this.orqClient(), desired, {
+    const observed: { rate?: RateHeaders } = {};
+    const result = await syncIdentity(this.orqClient(observed), desired, {
       existsInOrq: state.exists_in_orq === null ? undefined : state.exists_in_orq === 1,
       preferCreate: state.event_type === "created",
+      subject: { provider: state.provider, userId: state.user_id },
     });
-    callsDone();
     const now = Date.now();
+    const verdict: Verdict = permit
+      ? await permit
+          .finish({
+            calls: result.calls,
+            outcome: result.ok ? "ok" : result.authProblem ? "auth" : result.retryable ? "failed" : "refused",
+            status: result.status,
+            retryAfterMs: result.ok ? undefined : result.retryAfterMs,
+            rate: observed.rate,
+            delivered: result.ok
+              ? { provider: state.provider, userId: state.user_id, externalId: state.external_id, eventType: state.event_type, status: result.status, at: now }
+              : undefined,
+          })
+          .catch((): Verdict => "own")
+      : "own";
+    const waitsForWorkspace = !result.ok && verdict === "wait";
     logLine({
       msg: "orq_attempt",
       provider: state.provider,
@@ -163,7 +190,7 @@ export class IdentitySync extends DurableObject<Env> {
       attempt,
       calls: result.calls,
       status: result.status,
-      outcome: result.ok ? "delivered" : result.retryable ? "retry" : "permanent_failure",
+      outcome: result.ok ? "delivered" : waitsForWorkspace ? "wait_for_orq" : result.retryable ? "retry" : "permanent_failure",
       auth_problem: result.ok ? undefined : result.authProblem || undefined,
       ms: now - started,
     });
@@ -172,24 +199,37 @@ export class IdentitySync extends DurableObject<Env> {
     const latest = this.readState() ?? state;
     const superseded = latest.version > sentVersion;
     if (result.ok) {
-      this.sql.exec(
+      this.write(
         `UPDATE state SET delivered_version = ?, exists_in_orq = ?, delivery = ?, attempts = 0, first_failure_at = NULL,
            next_attempt_at = NULL, last_status = ?, last_error = NULL, updated_at = ?`,
         sentVersion, result.existsInOrq ? 1 : 0, superseded ? "pending" : "delivered", result.status, now,
       );
-      this.sql.exec("DELETE FROM seen_events WHERE seen_at < ?", now - SEEN_EVENTS_TTL_MS);
-      if (superseded) await this.ctx.storage.setAlarm(now);
-      await this.report("ok", latest, result, now);
+      this.write("DELETE FROM seen_events WHERE seen_at < ?", now - SEEN_EVENTS_TTL_MS);
+      if (superseded) await this.setAlarm(now);
+      // Only a change of state is reported: the happy path costs no call to the shared status object.
+      if (latest.reported !== "ok") await this.report("ok", latest, result, now);
       return;
     }
     // What the failed attempt learned about orq.ai saves a call next time (PATCH → 404 → POST).
     const learned = result.existsInOrq === undefined ? null : result.existsInOrq ? 1 : 0;
+    if (waitsForWorkspace) {
+      // orq.ai is failing for everyone (or the key is rejected, or the workspace is rate-limited):
+      // the scheduler has this identity on its waiting list. Not this identity's failure: no
+      // attempt counted, and its retry window starts again once orq.ai works.
+      this.write(
+        `UPDATE state SET first_failure_at = NULL, next_attempt_at = ?, last_status = ?, last_error = ?,
+           exists_in_orq = COALESCE(?, exists_in_orq), updated_at = ?`,
+        now + QUEUED_FALLBACK_MS, result.status ?? null, `waiting for orq.ai: ${result.reason}`, learned, now,
+      );
+      await this.setAlarm(superseded ? now : now + QUEUED_FALLBACK_MS);
+      return;
+    }
     if (superseded) {
-      this.sql.exec(
+      this.write(
         "UPDATE state SET exists_in_orq = COALESCE(?, exists_in_orq), last_status = ?, last_error = ?, updated_at = ?",
         learned, result.status ?? null, result.reason, now,
       );
-      await this.ctx.storage.setAlarm(now);
+      await this.setAlarm(now);
       return;
     }
 
@@ -198,18 +238,19 @@ export class IdentitySync extends DurableObject<Env> {
     const givingUp = !result.retryable || (!result.authProblem && now - firstFailureAt > RETRY_WINDOW_MS);
     const reason = result.retryable && givingUp ? `gave up after ${attempt} attempts: ${result.reason}` : result.reason;
     const nextAttemptAt = givingUp ? null : now + retryDelayMs(attempt, result.retryAfterMs);
-    this.sql.exec(
+    this.write(
       `UPDATE state SET delivery = ?, attempts = ?, first_failure_at = ?, next_attempt_at = ?, last_status = ?,
          last_error = ?, exists_in_orq = COALESCE(?, exists_in_orq), updated_at = ?`,
       givingUp ? "failed" : "retrying", attempt, firstFailureAt, nextAttemptAt, result.status ?? null, reason, learned, now,
     );
-    if (nextAttemptAt !== null) await this.ctx.storage.setAlarm(nextAttemptAt);
+    if (nextAttemptAt !== null) await this.setAlarm(nextAttemptAt);
     else logLine({ msg: "delivery_failed", provider: state.provider, user_id: state.user_id, attempts: attempt, status: result.status, reason });
     await this.report(givingUp ? "failed" : "retrying", { ...latest, attempts: attempt, first_failure_at: firstFailureAt }, { ...result, reason }, now);
   }
 
   /** Current state for operators; null when this identity was never seen. */
   inspect(): IdentityStatus | null {
+    this.meter.requests++;
     const state = this.readState();
     if (!state) return null;
     return {
@@ -230,6 +271,7 @@ export class IdentitySync extends DurableObject<Env> {
 
   /** Re-attempts delivery of the newest state now, also after a permanent failure. */
   async replay(): Promise<boolean> {
+    this.meter.requests++;
     const state = this.readState();
     if (!state) return false;
     this.sql.exec(
@@ -237,7 +279,7 @@ export class IdentitySync extends DurableObject<Env> {
          first_failure_at = NULL, next_attempt_at = NULL, updated_at = ?`,
       Date.now(),
     );
-    await this.ctx.storage.setAlarm(Date.now());
+    await this.setAlarm(Date.now());
     return true;
   }
 
@@ -246,44 +288,65 @@ export class IdentitySync extends DurableObject<Env> {
   }
 
   /**
-   * A lease from the OrqGate (`ORQ_MAX_CONCURRENCY`); when every slot is taken, the milliseconds
-   * after which to ask again; undefined when the gate cannot be reached: then deliver anyway — the
-   * cap protects orq.ai from bursts, it must never be the reason an identity stops being delivered.
+   * A permit from the workspace's scheduler, or `queued` when the identity must wait its turn
+   * (the scheduler has written it to its waiting list and will wake it). `undefined` when the
+   * scheduler cannot be reached: then deliver anyway — pacing protects orq.ai, it must never be
+   * the reason a change stops landing (a 429 is then handled as any other answer).
    */
-  private async acquireOrqSlot(): Promise<string | number | undefined> {
-    const { timeoutMs, maxConcurrency } = getConfig(this.env).orq;
+  private async acquirePermit(state: StateRow): Promise<PermitStub | "queued" | undefined> {
+    const { timeoutMs, maxConcurrency, ratePerMinute } = getConfig(this.env).orq;
     try {
-      const answer = await this.env.ORQ_GATE.getByName(ORQ_GATE_NAME).acquire({
-        max: maxConcurrency,
+      const answer = await this.env.ORQ_SCHEDULER.getByName(SCHEDULER_NAME).acquire({
+        name: identityObjectName(state.provider, state.user_id),
+        since: state.updated_at,
+        maxConcurrency,
+        ceilingPerMinute: ratePerMinute,
         // An attempt is at most four calls (PATCH → 404 → POST → other 4xx → GET probe → PATCH).
-        leaseMs: 4 * timeoutMs + 5_000,
+        permitMs: 4 * timeoutMs + 5_000,
       });
-      return "lease" in answer ? answer.lease : answer.retryInMs;
+      return "permit" in answer ? (answer.permit as unknown as PermitStub) : "queued";
     } catch (error) {
-      logLine({ msg: "orq_gate_unavailable", error: (error as Error).name });
+      logLine({ msg: "scheduler_unavailable", error: (error as Error).name });
       return undefined;
     }
   }
 
-  private async releaseOrqSlot(lease: string): Promise<void> {
-    try {
-      await this.env.ORQ_GATE.getByName(ORQ_GATE_NAME).release(lease);
-    } catch {
-      // The lease expires on its own.
-    }
+  private orqClient(observed: { rate?: RateHeaders }): OrqClient {
+    const config = getConfig(this.env).orq;
+    // The scheduler learns the workspace's limit from the headers of every answer.
+    return createOrqClient({
+      ...config,
+      fetch: async (input, init) => {
+        const response = await fetch(input, init);
+        observed.rate = readRateHeaders(response.headers) ?? observed.rate;
+        return response;
+      },
+    });
   }
 
-  private orqClient(): OrqClient {
-    this.orq ??= createOrqClient(getConfig(this.env).orq);
-    return this.orq;
+  /** A write, with the rows it wrote counted (the cost test reads them). */
+  private write(query: string, ...bindings: SqlStorageValue[]): void {
+    const cursor = this.sql.exec(query, ...bindings);
+    cursor.toArray();
+    this.meter.rowsWritten += cursor.rowsWritten;
+  }
+
+  /** `setAlarm` is one row written. */
+  private async setAlarm(at: number): Promise<void> {
+    this.meter.rowsWritten++;
+    await this.ctx.storage.setAlarm(at);
+  }
+
+  /** Billing units this object served since it started; this call is not counted. */
+  usage(): { requests: number; rowsWritten: number } {
+    return { ...this.meter };
   }
 
   /**
-   * Tells BridgeStatus about every successful delivery (the status page's "recent deliveries")
-   * and about failures when they start, change state, or start again after a replay — not about
-   * every failed attempt. Cost: one extra call to that single Durable Object per delivery, made
-   * from the alarm after this identity's state is stored, so never on the webhook's path; if it
-   * fails, only the index lags behind.
+   * Tells BridgeStatus (the failure index) when this identity starts failing, changes failure
+   * state, recovers, or starts failing again after a replay — never on a plain success (the
+   * scheduler keeps the status page's recent deliveries), so the happy path costs no call to it.
+   * Made from the alarm after this identity's state is stored; if it fails, only the index lags.
    */
   private async report(next: DeliveryState, state: StateRow, result: SyncResult, now: number): Promise<void> {
     const authProblem = !result.ok && result.authProblem;
@@ -306,7 +369,7 @@ export class IdentitySync extends DurableObject<Env> {
         authProblem,
         at: now,
       });
-      this.sql.exec("UPDATE state SET reported = ?", next);
+      this.write("UPDATE state SET reported = ?", next);
     } catch (error) {
       // The index catches up at the next state change; delivery itself is unaffected.
       logLine({ msg: "status_report_failed", provider: state.provider, user_id: state.user_id, error: (error as Error).name });

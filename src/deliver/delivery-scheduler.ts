@@ -1,0 +1,505 @@
+import { DurableObject, RpcTarget } from "cloudflare:workers";
+import { logLine } from "../log";
+
+/**
+ * The one scheduler for calls to orq.ai: it decides when an identity may call, for the whole
+ * workspace (one API key = one workspace = this one object).
+ *
+ * - **Pace.** orq.ai limits calls per workspace over a rolling 60 s window. The scheduler keeps the
+ *   same window of the calls it let out and grants a call only while the window has room under the
+ *   limit: the operator's `ORQ_RATE_LIMIT_PER_MINUTE`, or what orq.ai's answers taught it
+ *   (`X-RateLimit-Limit`, or the calls that fitted before a 429). A 429 with `Retry-After` pauses
+ *   everyone until then; `X-RateLimit-Remaining: 0` pauses until `X-RateLimit-Reset`.
+ * - **Outage.** Network errors, timeouts, 5xx and 429 without a usable `Retry-After` are failures
+ *   that may be the workspace's. While another identity's call succeeded meanwhile, the failure is
+ *   that identity's own (it backs off itself). Three such failures in a row from two or more
+ *   identities, with no success in between, are an outage: nobody calls, and one waiting identity
+ *   at a time is let out as a probe every PROBE_MS. 401/403 pause everyone the same way (the key).
+ * - **Backlog.** An identity that may not call now is written to `waiting` (one row) and told that
+ *   it will be woken; its object goes to sleep. When calls may go out again, the oldest waiting
+ *   identities are woken first, as many as the pace allows, so a long outage costs stored rows,
+ *   never live objects.
+ * - **Cost.** On the happy path an identity makes one call to this object (`acquire`); the answer
+ *   carries a `Permit` (an RpcTarget) whose `finish` rides the same billed request, and nothing is
+ *   written here except one row of "recent deliveries" (a 50-row ring) for the status page.
+ * - **Concurrency.** At most `ORQ_MAX_CONCURRENCY` calls in flight, and fewer after failures: the
+ *   allowance starts at START_WINDOW, grows by one per success and halves per failure (AIMD), so a
+ *   sudden outage costs a handful of calls, not a whole burst.
+ */
+
+export type SchedulerMode = "flowing" | "rate_limited" | "outage" | "key_rejected";
+
+export interface AcquireRequest {
+  /** The identity object's name (`provider:user_id`). */
+  name: string;
+  /** Since when this identity has had a change waiting: the backlog is woken oldest first. */
+  since: number;
+  maxConcurrency: number;
+  /** `ORQ_RATE_LIMIT_PER_MINUTE`, when set. */
+  ceilingPerMinute?: number;
+  /** How long a permit lives if it is never finished (longer than any call sequence). */
+  permitMs: number;
+}
+
+export type AcquireAnswer =
+  | { permit: Permit }
+  /** Written to the waiting list: the scheduler wakes the identity; `fallbackMs` is its safety alarm. */
+  | { queued: true; fallbackMs: number };
+
+/** Rate-limit headers of orq.ai's last answer in the attempt (any status). */
+export interface RateHeaders {
+  limit?: number;
+  remaining?: number;
+  resetMs?: number;
+}
+
+export interface CallReport {
+  calls: number;
+  /**
+   * `ok`: orq.ai did what was asked. `refused`: orq.ai answered about this identity (400/422 and
+   * the like): proof that the workspace works. `failed`: network, timeout, 5xx, 429. `auth`: 401/403.
+   */
+  outcome: "ok" | "refused" | "failed" | "auth";
+  status?: number;
+  retryAfterMs?: number;
+  rate?: RateHeaders;
+  /** A delivery, for the status page's "recent deliveries" (successes only). */
+  delivered?: RecentDeliveryInput;
+}
+
+/**
+ * `done`: nothing more to do with the scheduler. `wait`: the failure is the workspace's: the
+ * identity is on the waiting list and will be woken; it must not count the attempt as its own.
+ * `own`: the failure is this identity's: it backs off on its own schedule.
+ */
+export type Verdict = "done" | "wait" | "own";
+
+export interface RecentDeliveryInput {
+  provider: string;
+  userId: string;
+  externalId: string;
+  eventType: string;
+  status: number | null;
+  at: number;
+}
+
+export interface SchedulerStats {
+  state: SchedulerMode;
+  since: number;
+  /** Calls per minute the scheduler keeps to, and where that figure came from; null = none known. */
+  pace: { perMinute: number; source: "configured" | "learned from headers" | "learned from 429" } | null;
+  callsLastMinute: number;
+  inFlight: number;
+  concurrencyAllowance: number;
+  backlog: number;
+  oldestWaitingSince: number | null;
+  pausedUntil: number | null;
+  nextProbeAt: number | null;
+}
+
+/** The name of the workspace's scheduler. */
+export const SCHEDULER_NAME = "orq-workspace";
+
+const WINDOW_MS = 60_000;
+/** orq.ai counts a call when it arrives, a little after it was granted: keep a margin. */
+const WINDOW_MARGIN_MS = 1_000;
+const START_WINDOW = 4;
+export const PROBE_MS = 5_000;
+const OUTAGE_FAILURES = 3;
+/** How long a woken identity's place is held for it. */
+const RESERVATION_MS = 30_000;
+/** A queued identity's own safety alarm, in case it is never woken (it then asks again). */
+export const QUEUED_FALLBACK_MS = 10 * 60_000;
+const RECENT_KEPT = 50;
+const LEARNED_429_TTL_MS = 5 * 60_000;
+/** Woken per dispatch round at most; the next round follows as permits finish. */
+const WAKE_BATCH = 100;
+
+interface PermitEntry {
+  name: string;
+  grantedAt: number;
+  expiresAt: number;
+}
+
+/** A permit as the identity holds it: a stub whose calls ride the request that granted it. */
+export interface PermitStub {
+  finish(report: CallReport): Promise<Verdict>;
+  [Symbol.dispose]?(): void;
+}
+
+/** One granted call sequence; `finish` rides the request that granted it. */
+export class Permit extends RpcTarget {
+  constructor(
+    private readonly scheduler: DeliveryScheduler,
+    private readonly id: string,
+  ) {
+    super();
+  }
+
+  finish(report: CallReport): Verdict {
+    return this.scheduler.finishPermit(this.id, report);
+  }
+}
+
+export class DeliveryScheduler extends DurableObject<Env> {
+  private readonly sql: SqlStorage;
+  private mode: SchedulerMode = "flowing";
+  private modeSince = Date.now();
+  /** Grant times of calls in the current window (one entry per call). */
+  private sent: number[] = [];
+  private readonly permits = new Map<string, PermitEntry>();
+  /** Woken identities whose next acquire is granted: name → until when. */
+  private readonly reserved = new Map<string, number>();
+  private allowance = START_WINDOW;
+  private maxConcurrency = 50;
+  private ceiling: number | undefined;
+  /** A limit learned from a 429 alone is an estimate: it lapses after LEARNED_429_TTL_MS, so a raised limit is found again. */
+  private learned: { perMinute: number; source: "learned from headers" | "learned from 429"; at: number } | undefined;
+  private pausedUntil = 0;
+  private nextProbeAt = 0;
+  private lastSuccessAt = 0;
+  private streak = { failures: 0, names: new Set<string>() };
+  private waitingCount: number;
+  private alarmAt: number | null = null;
+  private recentSeq: number;
+  private dispatching?: Promise<void>;
+  /** Billing units this object served, by caller (bounded): what the cost test reads. */
+  private readonly usage = new Map<string, { requests: number; rowsWritten: number }>();
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.sql = ctx.storage.sql;
+    this.sql.exec(`
+      CREATE TABLE IF NOT EXISTS waiting (name TEXT PRIMARY KEY, since INTEGER NOT NULL);
+      CREATE INDEX IF NOT EXISTS waiting_by_since ON waiting (since);
+      CREATE TABLE IF NOT EXISTS workspace (
+        id INTEGER PRIMARY KEY CHECK (id = 1), mode TEXT NOT NULL, mode_since INTEGER NOT NULL,
+        learned_per_minute INTEGER, learned_source TEXT, paused_until INTEGER NOT NULL DEFAULT 0);
+      CREATE TABLE IF NOT EXISTS recent (
+        slot INTEGER PRIMARY KEY, seq INTEGER NOT NULL, provider TEXT NOT NULL, user_id TEXT NOT NULL,
+        external_id TEXT NOT NULL, event_type TEXT NOT NULL, status INTEGER, at INTEGER NOT NULL);
+    `);
+    this.waitingCount = this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM waiting").one().n;
+    this.recentSeq = this.sql.exec<{ s: number | null }>("SELECT MAX(seq) AS s FROM recent").one().s ?? 0;
+    const saved = this.sql.exec<WorkspaceRow>("SELECT * FROM workspace").toArray()[0];
+    if (saved) {
+      this.mode = saved.mode;
+      this.modeSince = saved.mode_since;
+      this.pausedUntil = saved.paused_until;
+      if (saved.learned_per_minute !== null) {
+        this.learned = { perMinute: saved.learned_per_minute, source: saved.learned_source ?? "learned from 429", at: saved.mode_since };
+      }
+      // A restarted scheduler that was paused probes soon rather than trusting a stale clock.
+      if (this.mode === "outage" || this.mode === "key_rejected") this.nextProbeAt = Date.now() + PROBE_MS;
+    }
+    void ctx.blockConcurrencyWhile(async () => {
+      this.alarmAt = await ctx.storage.getAlarm();
+    });
+  }
+
+  acquire(request: AcquireRequest): AcquireAnswer {
+    const now = Date.now();
+    this.meter(request.name, 1, 0);
+    this.maxConcurrency = request.maxConcurrency;
+    this.ceiling = request.ceilingPerMinute;
+    this.prune(now);
+    const reservation = this.reserved.get(request.name);
+    if (reservation !== undefined) {
+      this.reserved.delete(request.name);
+      return { permit: this.grant(request, now) };
+    }
+    // Newcomers queue behind a backlog, so it drains oldest first.
+    if (this.waitingCount === 0 && this.mayCallNow(now) && this.freeSlots() > 0) return { permit: this.grant(request, now) };
+    this.enqueue(request.name, request.since);
+    this.scheduleDispatch(now);
+    return { queued: true, fallbackMs: QUEUED_FALLBACK_MS };
+  }
+
+  finishPermit(id: string, report: CallReport): Verdict {
+    const now = Date.now();
+    const permit = this.permits.get(id);
+    if (!permit) return report.outcome === "ok" || report.outcome === "refused" ? "done" : "own";
+    this.permits.delete(id);
+    for (let extra = 1; extra < report.calls; extra++) this.sent.push(now);
+    this.learnFromHeaders(report.rate, now);
+
+    let verdict: Verdict;
+    if (report.outcome === "ok" || report.outcome === "refused") {
+      this.lastSuccessAt = now;
+      this.streak = { failures: 0, names: new Set() };
+      this.allowance = Math.min(this.maxConcurrency, this.allowance + 1);
+      if (this.mode === "outage" || this.mode === "key_rejected") this.setMode("flowing", now, { reason: "a call succeeded" });
+      if (report.delivered) this.rememberRecent(permit.name, report.delivered);
+      verdict = "done";
+    } else if (this.lastSuccessAt > permit.grantedAt && this.mode === "flowing") {
+      // Another identity's call succeeded while this one was out: orq.ai and the key work, and the
+      // workspace is not over its limit. This answer is about this identity (an identity budget's
+      // 429, a 5xx for this id): it backs off on its own.
+      verdict = "own";
+    } else if (report.outcome === "auth") {
+      if (this.mode !== "key_rejected") this.setMode("key_rejected", now, { status: report.status });
+      this.nextProbeAt = now + PROBE_MS;
+      verdict = "wait";
+    } else if (report.status === 429 && report.retryAfterMs !== undefined) {
+      this.rateLimited(now, report);
+      verdict = "wait";
+    } else {
+      verdict = this.workspaceFailure(permit, now, report);
+    }
+    if (verdict === "wait") this.enqueue(permit.name, this.mode === "outage" || this.mode === "key_rejected" ? now : permit.grantedAt);
+    if (this.waitingCount > 0) this.kickDispatch();
+    return verdict;
+  }
+
+  override async alarm(): Promise<void> {
+    this.alarmAt = null;
+    this.meter("(scheduler alarm)", 1, 0);
+    await this.dispatch();
+  }
+
+  stats(): SchedulerStats {
+    const now = Date.now();
+    this.prune(now);
+    const oldest = this.sql.exec<{ since: number | null }>("SELECT MIN(since) AS since FROM waiting").one().since;
+    const paused = this.mode === "outage" || this.mode === "key_rejected";
+    return {
+      state: this.mode === "rate_limited" && this.pausedUntil <= now ? "flowing" : this.mode,
+      since: this.modeSince,
+      pace: this.pace(),
+      callsLastMinute: this.sent.length,
+      inFlight: this.permits.size,
+      concurrencyAllowance: Math.min(this.allowance, this.maxConcurrency),
+      backlog: this.waitingCount,
+      oldestWaitingSince: oldest,
+      pausedUntil: this.pausedUntil > now ? this.pausedUntil : null,
+      nextProbeAt: paused ? this.nextProbeAt : null,
+    };
+  }
+
+  /** The last successful deliveries, newest first (the status page). */
+  recentDeliveries(limit = RECENT_KEPT): RecentDeliveryInput[] {
+    return this.sql
+      .exec<RecentRow>("SELECT * FROM recent ORDER BY seq DESC LIMIT ?", limit)
+      .toArray()
+      .map((row) => ({ provider: row.provider, userId: row.user_id, externalId: row.external_id, eventType: row.event_type, status: row.status, at: row.at }));
+  }
+
+  /** Billing units served to one caller (tests and capacity planning); this call is not counted. */
+  usageOf(name: string): { requests: number; rowsWritten: number } {
+    return this.usage.get(name) ?? { requests: 0, rowsWritten: 0 };
+  }
+
+  // ---- internals ----
+
+  private grant(request: AcquireRequest, now: number): Permit {
+    const id = crypto.randomUUID();
+    this.permits.set(id, { name: request.name, grantedAt: now, expiresAt: now + request.permitMs });
+    this.sent.push(now);
+    return new Permit(this, id);
+  }
+
+  /** Whether the workspace may call at all now (pace and pauses; not concurrency). */
+  private mayCallNow(now: number): boolean {
+    if (this.mode === "outage" || this.mode === "key_rejected") return false;
+    if (this.pausedUntil > now) return false;
+    const limit = this.pace()?.perMinute;
+    return limit === undefined || this.sent.length + this.reserved.size < limit;
+  }
+
+  private freeSlots(): number {
+    return Math.min(this.allowance, this.maxConcurrency) - this.permits.size - this.reserved.size;
+  }
+
+  private pace(): SchedulerStats["pace"] {
+    const learned = this.learned && !this.learnedExpired(Date.now()) ? this.learned : undefined;
+    if (this.ceiling !== undefined && (learned === undefined || this.ceiling <= learned.perMinute)) {
+      return { perMinute: this.ceiling, source: "configured" };
+    }
+    return learned ? { perMinute: learned.perMinute, source: learned.source } : null;
+  }
+
+  private learnedExpired(now: number): boolean {
+    return this.learned?.source === "learned from 429" && now - this.learned.at > LEARNED_429_TTL_MS;
+  }
+
+  private learnFromHeaders(rate: RateHeaders | undefined, now: number): void {
+    if (!rate) return;
+    if (rate.limit !== undefined && rate.limit > 0 && rate.limit !== this.learned?.perMinute) {
+      this.learned = { perMinute: rate.limit, source: "learned from headers", at: now };
+      this.saveWorkspace();
+      logLine({ msg: "orq_pace", per_minute: rate.limit, source: "learned from headers" });
+    }
+    if (rate.remaining === 0 && rate.resetMs !== undefined && now + rate.resetMs > this.pausedUntil) {
+      this.pausedUntil = now + Math.min(rate.resetMs, WINDOW_MS + WINDOW_MARGIN_MS);
+    }
+  }
+
+  private rateLimited(now: number, report: CallReport): void {
+    this.pausedUntil = Math.max(this.pausedUntil, now + report.retryAfterMs!);
+    if (report.rate?.limit === undefined) {
+      // Without the header, what fitted in the window before the refusal is the best estimate.
+      const fitted = Math.max(1, this.sent.length - 1);
+      if (this.learned === undefined || this.learnedExpired(now) || fitted < this.learned.perMinute) {
+        this.learned = { perMinute: fitted, source: "learned from 429", at: now };
+        logLine({ msg: "orq_pace", per_minute: fitted, source: "learned from 429" });
+      }
+    }
+    if (this.mode !== "rate_limited") this.setMode("rate_limited", now, { retry_after_ms: report.retryAfterMs, status: 429 });
+    else this.saveWorkspace();
+  }
+
+  private workspaceFailure(permit: PermitEntry, now: number, report: CallReport): Verdict {
+    this.allowance = Math.max(1, Math.floor(this.allowance / 2));
+    if (this.mode === "outage") {
+      // A failed probe: the next one in PROBE_MS.
+      this.nextProbeAt = now + PROBE_MS;
+      return "wait";
+    }
+    this.streak.failures++;
+    this.streak.names.add(permit.name);
+    if (this.streak.failures >= OUTAGE_FAILURES && this.streak.names.size >= 2) {
+      this.nextProbeAt = now + PROBE_MS;
+      this.setMode("outage", now, { status: report.status, failures: this.streak.failures });
+      return "wait";
+    }
+    return "own";
+  }
+
+  private enqueue(name: string, since: number): void {
+    const cursor = this.sql.exec("INSERT INTO waiting (name, since) VALUES (?, ?) ON CONFLICT (name) DO NOTHING", name, since);
+    cursor.toArray();
+    this.waitingCount += cursor.rowsWritten > 0 ? 1 : 0;
+    this.meter(name, 0, cursor.rowsWritten);
+  }
+
+  /** The next time a call may go out for the backlog, and an alarm for it. */
+  private scheduleDispatch(now: number): void {
+    let at: number;
+    if (this.mode === "outage" || this.mode === "key_rejected") at = Math.max(now, this.nextProbeAt);
+    else if (this.pausedUntil > now) at = this.pausedUntil;
+    else {
+      const limit = this.pace()?.perMinute;
+      const windowFull = limit !== undefined && this.sent.length + this.reserved.size >= limit;
+      // The oldest call in the window leaves it at sent[0] + WINDOW_MS (+ margin).
+      at = windowFull && this.sent.length > 0 ? this.sent[0]! + WINDOW_MS + WINDOW_MARGIN_MS : now + 1_000;
+    }
+    if (this.alarmAt === null || this.alarmAt > at || this.alarmAt < now) {
+      this.alarmAt = at;
+      void this.ctx.storage.setAlarm(at);
+      this.meter("(scheduler alarm)", 0, 1);
+    }
+  }
+
+  private kickDispatch(): void {
+    this.dispatching ??= this.dispatch().finally(() => {
+      this.dispatching = undefined;
+    });
+  }
+
+  /** Wakes the oldest waiting identities the pace allows now; plans the next round. */
+  private async dispatch(): Promise<void> {
+    const now = Date.now();
+    this.prune(now);
+    if (this.waitingCount === 0) return;
+    let wake: number;
+    if (this.mode === "outage" || this.mode === "key_rejected") {
+      const probeOut = this.permits.size > 0 || this.reserved.size > 0;
+      wake = now >= this.nextProbeAt && !probeOut ? 1 : 0;
+      if (wake) this.nextProbeAt = now + PROBE_MS;
+    } else if (!this.mayCallNow(now)) {
+      wake = 0;
+    } else {
+      const limit = this.pace()?.perMinute;
+      const windowRoom = limit === undefined ? Number.POSITIVE_INFINITY : limit - this.sent.length - this.reserved.size;
+      wake = Math.max(0, Math.min(WAKE_BATCH, this.freeSlots(), windowRoom));
+      if (this.mode === "rate_limited") this.setMode("flowing", now, { reason: "rate limit window passed" });
+    }
+    if (wake > 0) {
+      const rows = this.sql.exec<{ name: string }>("SELECT name FROM waiting ORDER BY since, name LIMIT ?", wake).toArray();
+      for (const { name } of rows) {
+        const cursor = this.sql.exec("DELETE FROM waiting WHERE name = ?", name);
+        this.waitingCount -= cursor.rowsWritten > 0 ? 1 : 0;
+        this.reserved.set(name, now + RESERVATION_MS);
+      }
+      await Promise.all(
+        rows.map(({ name }) =>
+          this.env.IDENTITY_SYNC.getByName(name)
+            .wake()
+            .catch((error: Error) => {
+              // It keeps its own safety alarm; put it back so the order holds.
+              this.reserved.delete(name);
+              this.enqueue(name, now);
+              logLine({ msg: "scheduler_wake_failed", error: error.name });
+            }),
+        ),
+      );
+    }
+    if (this.waitingCount > 0) this.scheduleDispatch(Date.now());
+  }
+
+  private setMode(mode: SchedulerMode, now: number, fields: Record<string, string | number | undefined>): void {
+    const previous = this.mode;
+    this.mode = mode;
+    this.modeSince = now;
+    if (mode !== "outage") this.streak = { failures: 0, names: new Set() };
+    this.saveWorkspace();
+    logLine({ msg: "orq_state", state: mode, previous, backlog: this.waitingCount, ...fields });
+  }
+
+  private saveWorkspace(): void {
+    this.sql.exec(
+      `INSERT INTO workspace (id, mode, mode_since, learned_per_minute, learned_source, paused_until) VALUES (1, ?, ?, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET mode = excluded.mode, mode_since = excluded.mode_since,
+         learned_per_minute = excluded.learned_per_minute, learned_source = excluded.learned_source, paused_until = excluded.paused_until`,
+      this.mode, this.modeSince, this.learned?.perMinute ?? null, this.learned?.source ?? null, this.pausedUntil,
+    );
+  }
+
+  private rememberRecent(name: string, delivery: RecentDeliveryInput): void {
+    this.recentSeq++;
+    // A ring of RECENT_KEPT rows: one row written per delivery, nothing deleted.
+    const cursor = this.sql.exec(
+      `INSERT INTO recent (slot, seq, provider, user_id, external_id, event_type, status, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (slot) DO UPDATE SET seq = excluded.seq, provider = excluded.provider, user_id = excluded.user_id,
+         external_id = excluded.external_id, event_type = excluded.event_type, status = excluded.status, at = excluded.at`,
+      this.recentSeq % RECENT_KEPT, this.recentSeq, delivery.provider, delivery.userId, delivery.externalId, delivery.eventType, delivery.status, delivery.at,
+    );
+    cursor.toArray();
+    this.meter(name, 0, cursor.rowsWritten);
+  }
+
+  private prune(now: number): void {
+    const windowStart = now - WINDOW_MS - WINDOW_MARGIN_MS;
+    let drop = 0;
+    while (drop < this.sent.length && this.sent[drop]! <= windowStart) drop++;
+    if (drop > 0) this.sent = this.sent.slice(drop);
+    for (const [id, permit] of this.permits) if (permit.expiresAt <= now) this.permits.delete(id);
+    for (const [name, until] of this.reserved) if (until <= now) this.reserved.delete(name);
+  }
+
+  private meter(name: string, requests: number, rowsWritten: number): void {
+    const entry = this.usage.get(name) ?? { requests: 0, rowsWritten: 0 };
+    entry.requests += requests;
+    entry.rowsWritten += rowsWritten;
+    this.usage.delete(name);
+    this.usage.set(name, entry);
+    if (this.usage.size > 1000) this.usage.delete(this.usage.keys().next().value!);
+  }
+}
+
+interface WorkspaceRow extends Record<string, SqlStorageValue> {
+  mode: SchedulerMode;
+  mode_since: number;
+  learned_per_minute: number | null;
+  learned_source: "learned from headers" | "learned from 429" | null;
+  paused_until: number;
+}
+
+interface RecentRow extends Record<string, SqlStorageValue> {
+  provider: string;
+  user_id: string;
+  external_id: string;
+  event_type: string;
+  status: number | null;
+  at: number;
+}

@@ -1,0 +1,118 @@
+/**
+ * The workspace's delivery scheduler on its own: schedulers of this file's own (any name is a
+ * fresh instance), driven through the same RPC calls the identity objects make.
+ */
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import type { AcquireRequest, CallReport, PermitStub } from "../../src/deliver/delivery-scheduler";
+import { PROBE_MS } from "../../src/deliver/delivery-scheduler";
+import { uniqueId } from "./harness";
+
+function ownScheduler() {
+  return env.ORQ_SCHEDULER.getByName(uniqueId("scheduler"));
+}
+
+const ask = (name: string, extra: Partial<AcquireRequest> = {}): AcquireRequest => ({
+  name,
+  since: Date.now(),
+  maxConcurrency: 50,
+  permitMs: 60_000,
+  ...extra,
+});
+
+function permitOf(answer: object): PermitStub {
+  if (!("permit" in answer)) throw new Error(`expected a permit, got ${JSON.stringify(answer)}`);
+  return answer.permit as unknown as PermitStub;
+}
+
+const failed503: CallReport = { calls: 1, outcome: "failed", status: 503 };
+
+describe("the delivery scheduler", () => {
+  it("keeps to ORQ_RATE_LIMIT_PER_MINUTE over a rolling minute, then queues and says when it may go on", async () => {
+    const scheduler = ownScheduler();
+    for (let i = 0; i < 5; i++) {
+      const permit = permitOf(await scheduler.acquire(ask(`clerk:u${i}`, { ceilingPerMinute: 5 })));
+      expect(await permit.finish({ calls: 1, outcome: "ok" })).toBe("done");
+    }
+    expect(await scheduler.acquire(ask("clerk:u5", { ceilingPerMinute: 5 }))).toMatchObject({ queued: true });
+    const stats = await scheduler.stats();
+    expect(stats).toMatchObject({ state: "flowing", pace: { perMinute: 5, source: "configured" }, callsLastMinute: 5, backlog: 1 });
+    expect(stats.oldestWaitingSince).not.toBeNull();
+  });
+
+  it("learns the limit from X-RateLimit-Limit on any answer, and waits for X-RateLimit-Reset when Remaining is 0", async () => {
+    const scheduler = ownScheduler();
+    const permit = permitOf(await scheduler.acquire(ask("clerk:a")));
+    await permit.finish({ calls: 1, outcome: "ok", rate: { limit: 40, remaining: 0, resetMs: 20_000 } });
+    const stats = await scheduler.stats();
+    expect(stats.pace).toEqual({ perMinute: 40, source: "learned from headers" });
+    expect(stats.pausedUntil).toBeGreaterThan(Date.now() + 15_000);
+    expect(await scheduler.acquire(ask("clerk:b"))).toMatchObject({ queued: true });
+  });
+
+  it("a 429 with Retry-After pauses the whole workspace until then, and the limit is estimated from what fitted", async () => {
+    const scheduler = ownScheduler();
+    const first = permitOf(await scheduler.acquire(ask("clerk:a")));
+    const second = permitOf(await scheduler.acquire(ask("clerk:b")));
+    expect(await first.finish({ calls: 1, outcome: "failed", status: 429, retryAfterMs: 30_000 })).toBe("wait");
+    const stats = await scheduler.stats();
+    expect(stats).toMatchObject({ state: "rate_limited", pace: { perMinute: 1, source: "learned from 429" }, backlog: 1 });
+    expect(stats.pausedUntil).toBeGreaterThan(Date.now() + 25_000);
+    expect(await scheduler.acquire(ask("clerk:c"))).toMatchObject({ queued: true });
+    expect(await second.finish({ calls: 1, outcome: "ok" })).toBe("done");
+  });
+
+  it("three failures in a row from two identities, with no success in between, are an outage: nobody calls, one probe at a time", async () => {
+    const scheduler = ownScheduler();
+    const permits = await Promise.all(["clerk:a", "clerk:b", "clerk:c"].map(async (name) => permitOf(await scheduler.acquire(ask(name)))));
+    expect(await permits[0]!.finish(failed503)).toBe("own");
+    expect(await permits[1]!.finish(failed503)).toBe("own");
+    expect(await permits[2]!.finish(failed503)).toBe("wait");
+    const stats = await scheduler.stats();
+    expect(stats).toMatchObject({ state: "outage", backlog: 1 });
+    expect(stats.nextProbeAt).toBeGreaterThan(Date.now());
+    expect(stats.nextProbeAt).toBeLessThanOrEqual(Date.now() + PROBE_MS);
+    // Everyone asking now waits, whatever the backlog.
+    for (const name of ["clerk:d", "clerk:e", "clerk:a"]) expect(await scheduler.acquire(ask(name))).toMatchObject({ queued: true });
+    expect((await scheduler.stats()).backlog).toBe(4);
+  });
+
+  it("a failure while another identity's call succeeded is that identity's own, and the workspace keeps flowing", async () => {
+    const scheduler = ownScheduler();
+    const failing = permitOf(await scheduler.acquire(ask("clerk:broken")));
+    for (const name of ["clerk:x", "clerk:y", "clerk:z"]) {
+      expect(await permitOf(await scheduler.acquire(ask(name))).finish({ calls: 1, outcome: "ok" })).toBe("done");
+    }
+    expect(await failing.finish(failed503)).toBe("own");
+    expect(await failing.finish(failed503)).toBe("own"); // a permit is finished once; again changes nothing
+    expect((await scheduler.stats()).state).toBe("flowing");
+  });
+
+  it("401/403 pause everyone (key rejected) until a call succeeds again", async () => {
+    const scheduler = ownScheduler();
+    const permit = permitOf(await scheduler.acquire(ask("clerk:a")));
+    expect(await permit.finish({ calls: 1, outcome: "auth", status: 401 })).toBe("wait");
+    expect(await scheduler.stats()).toMatchObject({ state: "key_rejected", backlog: 1 });
+    expect(await scheduler.acquire(ask("clerk:b"))).toMatchObject({ queued: true });
+  });
+
+  it("a 4xx about one identity is proof the workspace works: it ends an outage", async () => {
+    const scheduler = ownScheduler();
+    const permits = await Promise.all(["clerk:a", "clerk:b", "clerk:c", "clerk:d"].map(async (name) => permitOf(await scheduler.acquire(ask(name)))));
+    for (const permit of permits.slice(0, 3)) await permit.finish(failed503);
+    expect((await scheduler.stats()).state).toBe("outage");
+    expect(await permits[3]!.finish({ calls: 1, outcome: "refused", status: 422 })).toBe("done");
+    expect((await scheduler.stats()).state).toBe("flowing");
+  });
+
+  it("never has more calls in flight than ORQ_MAX_CONCURRENCY, and starts with a small allowance that grows with successes", async () => {
+    const scheduler = ownScheduler();
+    const granted: PermitStub[] = [];
+    for (let i = 0; i < 10; i++) {
+      const answer = await scheduler.acquire(ask(`clerk:c${i}`, { maxConcurrency: 2 }));
+      if ("permit" in answer) granted.push(answer.permit as unknown as PermitStub);
+    }
+    expect(granted).toHaveLength(2);
+    expect((await scheduler.stats()).inFlight).toBe(2);
+  });
+});
