@@ -3,21 +3,25 @@
  * (test/fixtures/<provider>/<event>.json) made into a fresh event, plus the headers that
  * authenticate it. Used by `npm run send`, the node end-to-end tests and benchmarks.
  *
- * Signing uses the providers' own libraries (svix for Clerk), never the bridge's code, so a
- * bug in the bridge's verifier cannot hide behind a matching bug here.
+ * Signing (scripts/lib/sign/) uses the providers' own libraries (svix for Clerk), never the
+ * bridge's code, so a bug in the bridge's verifier cannot hide behind a matching bug here.
  *
  * Adding a provider (WorkOS, Kinde, …) is one entry in SAMPLE_PROVIDERS plus its fixtures.
  * Node-only (node:fs, node:crypto): never import it from src/.
  */
 import { randomUUID } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
-import { Webhook } from "svix";
-import { DEV_SECRETS } from "../../test/support/secrets";
-import { createPrivateKey, sign as rsaSign } from "node:crypto";
-import { KINDE_DEV_KID, KINDE_DEV_PRIVATE_JWK } from "../../test/support/kinde-dev-key";
-import { createHmac } from "node:crypto";
-import { Webhook as StandardWebhook } from "standardwebhooks";
-import { svixMessageId } from "../../test/worker/providers/sign";
+import { DEV_SECRETS } from "./sign/dev-secrets";
+import { KINDE_DEV_KID, KINDE_DEV_PRIVATE_JWK } from "./sign/kinde-dev-key";
+import {
+  kindeJwt,
+  logtoSignatureHeader,
+  standardWebhookHeaders,
+  svixSignatureHeaders,
+  workosSignatureHeader,
+  zitadelSignatureHeader,
+} from "./sign/provider-signatures";
+import { svixMessageId } from "./sign/svix-message-id";
 
 // biome-ignore lint: sample payloads are free-form JSON
 export type Json = any;
@@ -63,15 +67,9 @@ export interface SampleProvider {
   encodeBody?(payload: Json): string;
 }
 
-/** Svix headers (Clerk, Stack Auth), signed with the svix library; the event id is the `svix-id`. */
+/** Svix headers (Clerk, Stack Auth); the event id is the `svix-id`. */
 function signSvix(body: string, { eventId, now, secret }: SignContext): Record<string, string> {
-  const timestamp = Math.floor(now / 1000);
-  return {
-    "content-type": "application/json",
-    "svix-id": eventId,
-    "svix-timestamp": String(timestamp),
-    "svix-signature": new Webhook(firstSecret(secret)).sign(eventId, new Date(timestamp * 1000), body),
-  };
+  return svixSignatureHeaders(body, eventId, now, secret);
 }
 
 /** Clerk (Svix): `{type, timestamp (ms), data: user}`; the event id is the `svix-id` header. */
@@ -129,10 +127,7 @@ const workos: SampleProvider = {
     if (event === "user.created") payload.data.created_at = iso;
     return { eventId: payload.id, userId: String(payload.data.id) };
   },
-  sign: (body, { now, secret }) => ({
-    "content-type": "application/json",
-    "workos-signature": `t=${now}, v1=${hmacSha256Hex(firstSecret(secret), `${now}.${body}`)}`,
-  }),
+  sign: (body, { now, secret }) => workosSignatureHeader(body, now, secret),
 };
 
 /**
@@ -151,10 +146,7 @@ const zitadel: SampleProvider = {
     payload.sequence = now;
     return { eventId: `${payload.instanceID}:${payload.aggregateID}:${payload.sequence}`, userId: String(payload.aggregateID) };
   },
-  sign(body, { now, secret }) {
-    const timestamp = Math.floor(now / 1000);
-    return { "content-type": "application/json", "zitadel-signature": `t=${timestamp},v1=${hmacSha256Hex(firstSecret(secret), `${timestamp}.${body}`)}` };
-  },
+  sign: (body, { now, secret }) => zitadelSignatureHeader(body, now, secret),
 };
 
 /**
@@ -180,7 +172,7 @@ const logto: SampleProvider = {
     }
     return { eventId: `${payload.hookId}:${payload.event}:${iso}`, userId: String(payload.data?.id ?? payload.params?.userId) };
   },
-  sign: (body, { secret }) => ({ "content-type": "application/json", "logto-signature-sha-256": hmacSha256Hex(firstSecret(secret), body) }),
+  sign: (body, { secret }) => logtoSignatureHeader(body, secret),
 };
 
 /** Stack Auth (Svix): `{type, data: user}`; the event id is the `svix-id`, a Svix message id made at `now`. */
@@ -211,22 +203,12 @@ const standard: SampleProvider = {
     if (event === "user.created") payload.data.created_at = iso;
     return { eventId: `msg_${randomId()}`, userId: String(payload.data.id) };
   },
-  sign(body, { eventId, now, secret }) {
-    const timestamp = Math.floor(now / 1000);
-    // The bridge accepts `v1,whsec_…` as Supabase shows it; the library wants `whsec_…`. Rotation: space-separated.
-    const signingSecret = (value: string) => (value.split(/\s+/).find(Boolean) ?? value).replace(/^v1,/, "");
-    return {
-      "content-type": "application/json",
-      "webhook-id": eventId,
-      "webhook-timestamp": String(timestamp),
-      "webhook-signature": new StandardWebhook(signingSecret(secret)).sign(eventId, new Date(timestamp * 1000), body),
-    };
-  },
+  sign: (body, { eventId, now, secret }) => standardWebhookHeaders(body, eventId, now, secret),
 };
 
 /**
  * Kinde: the body is an RS256 JWT of the payload, signed here with the public dev key
- * (test/support/kinde-dev-key.ts) that `npm run dev` serves at KINDE_ISSUER_URL/.well-known/jwks.
+ * (scripts/lib/sign/kinde-dev-key.ts) that `npm run dev` serves at KINDE_ISSUER_URL/.well-known/jwks.
  * `encodeBody` turns the prepared payload into that JWT; `webhook-id` is the idempotency key.
  */
 const kinde: SampleProvider = {
@@ -241,12 +223,7 @@ const kinde: SampleProvider = {
   },
   // KINDE_ISSUER_URL is not a key: the dev key signs, the bridge fetches its public half from the issuer.
   sign: (_body, { eventId }) => ({ "content-type": "application/jwt", "webhook-id": eventId }),
-  encodeBody(payload) {
-    const segment = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
-    const signingInput = `${segment({ alg: "RS256", kid: KINDE_DEV_KID, typ: "JWT" })}.${segment(payload)}`;
-    const key = createPrivateKey({ key: { ...KINDE_DEV_PRIVATE_JWK }, format: "jwk" });
-    return `${signingInput}.${rsaSign("sha256", Buffer.from(signingInput), key).toString("base64url")}`;
-  },
+  encodeBody: (payload) => kindeJwt(payload, KINDE_DEV_KID, KINDE_DEV_PRIVATE_JWK),
 };
 
 /** Okta Event Hooks: a batch (`data.events[]`) of one LogEvent; the secret is the whole Authorization header. */
@@ -431,16 +408,6 @@ export function resolveSecrets(env: NodeJS.ProcessEnv = process.env, fileVars: R
     if (value) secrets[key] = value;
   }
   return secrets;
-}
-
-/** During a rotation the bridge's binding holds several secrets (space- or comma-separated): sign with the first. */
-function firstSecret(value: string): string {
-  return value.split(/[\s,]+/).find(Boolean) ?? value;
-}
-
-/** Hex HMAC-SHA256 keyed with the secret's UTF-8 bytes (WorkOS, ZITADEL, Logto). */
-function hmacSha256Hex(secret: string, content: string): string {
-  return createHmac("sha256", secret).update(content).digest("hex");
 }
 
 function randomId(): string {
