@@ -96,7 +96,8 @@ export const logto: WebhookProvider = {
       occurredAt: Math.max(sentAt, toMs(user.updatedAt) ?? 0),
       profile: {
         email: firstPresent(user.primaryEmail),
-        displayName: joinName(user.profile?.givenName, user.profile?.familyName) ?? firstPresent(user.username, user.name),
+        // A person's name before a login handle.
+        displayName: joinName(user.profile?.givenName, user.profile?.familyName) ?? firstPresent(user.name, user.username),
         avatarUrl: firstPresent(user.avatar),
         createdAt: toMs(user.createdAt),
       },

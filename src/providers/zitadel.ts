@@ -103,7 +103,8 @@ function toProfile(user: z.output<typeof HumanPayload>, partial: boolean, create
   // A change of one name part alone must not become the whole display name.
   const fullName = partial && !(user.firstName?.trim() && user.lastName?.trim()) ? undefined : joinName(user.firstName, user.lastName);
   const profile: IdentityProfile = {};
-  const displayName = fullName ?? firstPresent(user.userName, user.displayName, user.nickName);
+  // A person's name before a login handle.
+  const displayName = fullName ?? firstPresent(user.displayName, user.userName, user.nickName);
   const email = firstPresent(user.email);
   if (displayName) profile.displayName = displayName;
   if (email) profile.email = email;

@@ -41,7 +41,7 @@ export function createSvixVerifier(secrets: readonly string[], options: SvixVeri
     for (const key of await keys) {
       for (const signature of candidates) {
         // crypto.subtle.verify compares in constant time.
-        if (await crypto.subtle.verify("HMAC", key, signature, signed)) return { ok: true, deliveryId: id };
+        if (await crypto.subtle.verify("HMAC", key, signature, signed)) return { ok: true, deliveryId: id, signedAt: Number(timestamp) * 1000 };
       }
     }
     return { ok: false, reason: "signature does not match" };

@@ -10,8 +10,16 @@ export type VerifyResult =
    * `content`: set by schemes whose body wraps the content (a JWT): the verified payload bytes,
    * which the route then parses like any other body (so bad JSON in it is a 400, not a 401).
    * `payload`: set by schemes that parse the body themselves (Auth0's JSON lines): the parsed body.
+   * `signedAt`: when the sender says it signed the request (covered by the signature).
    */
-  | { ok: true; deliveryId?: string; content?: Uint8Array; payload?: unknown }
+  | {
+      ok: true;
+      deliveryId?: string;
+      content?: Uint8Array;
+      payload?: unknown;
+      /** Epoch ms of the signed timestamp, for schemes that sign one (Svix, Standard Webhooks). */
+      signedAt?: number;
+    }
   /**
    * `reason` is safe to return to the caller: it never echoes a secret. `temporary`: the request
    * could not be checked right now (the sender's key endpoint is down) → 503, so it is retried.

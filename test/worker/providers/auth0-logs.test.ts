@@ -47,39 +47,6 @@ function postRaw(body: string): Promise<Response> {
 }
 
 describe("Auth0 Log Streams users land in orq.ai", () => {
-  it("an ss (signup) log becomes an identity with the login as email", async () => {
-    const userId = auth0Id();
-    const response = await postLogs([logRecord("ss", userId, "2021-11-03T03:21:19.503Z")]);
-    expect(response.status).toBe(200);
-    expect(await response.json()).toMatchObject({ status: "recorded" });
-    expect(await deliverNow("auth0-logs", userId)).toMatchObject({ delivery: "delivered" });
-
-    const identity = await orqIdentity(userId);
-    expect(identity).toMatchObject({ external_id: userId, email: "neo@test.com", tags: ["auth0-logs", "test-suite"], metadata: { provider: "auth0-logs" } });
-    // A signup log carries the login and the signup form, not a profile: no name, no picture.
-    expect(identity).not.toHaveProperty("display_name");
-    expect(identity).not.toHaveProperty("avatar_url");
-  });
-
-  it("a sapi user update takes the profile from the API's answer; sdu removes the identity", async () => {
-    const userId = auth0Id();
-    await postLogs([logRecord("ss", userId, "2021-11-03T03:21:19.503Z")]);
-    await deliverNow("auth0-logs", userId);
-    expect((await postLogs([logRecord("sapi", userId, "2021-11-04T00:14:30.201Z")])).status).toBe(200);
-    await deliverNow("auth0-logs", userId);
-    expect(await orqIdentity(userId)).toMatchObject({
-      email: "neo@test.com",
-      display_name: "Neo Anderson",
-      avatar_url: "https://example.com/avatars/neo.png",
-      metadata: { provider: "auth0-logs", provider_created_at: "2021-11-03T03:21:19.503Z" },
-    });
-
-    expect((await postLogs([logRecord("sdu", userId, "2021-11-05T09:30:10.318Z")])).status).toBe(200);
-    expect(await deliverNow("auth0-logs", userId)).toMatchObject({ delivery: "delivered", tombstone: true });
-    expect(await orqIdentity(userId)).toBeNull();
-    expect((await orqWrites(userId)).map((write) => write.method)).toEqual(["POST", "PATCH", "DELETE"]);
-  });
-
   it("the admin who made a Management API call (sapi user_id) never becomes an identity", async () => {
     const userId = auth0Id();
     const record = logRecord("sapi", userId, "2021-11-04T00:14:30.201Z");
@@ -147,15 +114,6 @@ describe("Auth0 Log Streams users land in orq.ai", () => {
     expect(await orqIdentity(userId)).not.toHaveProperty("email");
   });
 
-  it("orders by the log date: an older record delivered late does not overwrite", async () => {
-    const userId = auth0Id();
-    await postLogs([logRecord("sapi", userId, "2021-11-04T00:14:30.201Z")]);
-    await deliverNow("auth0-logs", userId);
-    const late = await postLogs([logRecord("sapi", userId, "2021-11-04T00:00:00.000Z", (r) => (r.data.details.response.body.name = "Old Name"))]);
-    expect(await late.json()).toMatchObject({ status: "stale" });
-    expect((await orqIdentity(userId))?.display_name).toBe("Neo Anderson");
-  });
-
   it("acknowledges a batch with nothing to handle (a login, other Management API calls) with 200", async () => {
     const userId = auth0Id();
     const otherApiCall = logRecord("sapi", userId, "2021-11-04T00:14:30.201Z", (r) => (r.data.details.request.path = "/api/v2/log-streams/lst_0000000000001269"));
@@ -195,12 +153,6 @@ describe("Auth0 Log Streams bad input", () => {
     expect(response.status).toBe(400);
     expect((await response.json<{ message: string }>()).message).toMatch(/^1\.data\.user_id: /);
     expect(await inspectIdentity("auth0-logs", good)).toBeNull();
-  });
-
-  it("answers 400 naming data.date when a handled log's date is not a time", async () => {
-    const response = await postLogs([logRecord("ss", auth0Id(), "2021-11-03T03:21:19.503Z", (r) => (r.data.date = "last week"))], { format: "object" });
-    expect(response.status).toBe(400);
-    expect((await response.json<{ message: string }>()).message).toMatch(/^data\.date: /);
   });
 
   it("answers 400 naming log_id when a handled log has none", async () => {

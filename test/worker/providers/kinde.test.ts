@@ -5,7 +5,7 @@ import authenticated from "../../fixtures/kinde/user.authenticated.json";
 import created from "../../fixtures/kinde/user.created.json";
 import deleted from "../../fixtures/kinde/user.deleted.json";
 import updated from "../../fixtures/kinde/user.updated.json";
-import { callBridge, callBridgeWith, deliverNow, inspectIdentity, orqIdentity, orqWrites, uniqueId, type Json } from "../harness";
+import { callBridge, callBridgeWith, deliverNow, inspectIdentity, orqWrites, uniqueId, type Json } from "../harness";
 
 /**
  * Kinde signs each webhook as an RS256 JWT with the business's key. Here the key is generated
@@ -83,67 +83,6 @@ beforeAll(async () => {
 });
 
 describe("Kinde users land in orq.ai", () => {
-  it("user.created (Kinde's documented example, an RS256 JWT body) becomes an identity", async () => {
-    const userId = uniqueId("kp");
-    const response = await postKinde(await sign(kindeEvent("user.created", userId), suiteKey));
-    expect(response.status).toBe(200);
-    expect(await response.json()).toMatchObject({ status: "recorded" });
-    expect(await deliverNow("kinde", userId)).toMatchObject({ delivery: "delivered" });
-
-    const identity = await orqIdentity(userId);
-    expect(identity).toMatchObject({
-      external_id: userId,
-      email: "user@example.com",
-      // last_name is "" in Kinde's example: the display name is the first name alone.
-      display_name: "Test",
-      tags: ["kinde", "test-suite"],
-      metadata: { provider: "kinde" },
-    });
-    // Kinde's payload has no picture and no creation time.
-    expect(identity).not.toHaveProperty("avatar_url");
-    expect(identity.metadata).not.toHaveProperty("provider_created_at");
-  });
-
-  it("user.updated replaces the profile; user.deleted removes the identity", async () => {
-    const userId = uniqueId("kp");
-    await postKinde(await sign(kindeEvent("user.created", userId, () => {}, -3_000), suiteKey));
-    await deliverNow("kinde", userId);
-    expect((await postKinde(await sign(kindeEvent("user.updated", userId, () => {}, -2_000), suiteKey))).status).toBe(200);
-    await deliverNow("kinde", userId);
-    expect(await orqIdentity(userId)).toMatchObject({ display_name: "Test User", email: "user@example.com" });
-
-    expect((await postKinde(await sign(kindeEvent("user.deleted", userId, () => {}, -1_000), suiteKey))).status).toBe(200);
-    expect(await deliverNow("kinde", userId)).toMatchObject({ delivery: "delivered", tombstone: true });
-    expect(await orqIdentity(userId)).toBeNull();
-    expect((await orqWrites(userId)).map((write) => write.method)).toEqual(["POST", "PATCH", "DELETE"]);
-  });
-
-  it("display name falls back to the username when there are no names", async () => {
-    const userId = uniqueId("kp");
-    const payload = kindeEvent("user.updated", userId, (p) => Object.assign(p.data.user, { first_name: null, last_name: "" }));
-    await postKinde(await sign(payload, suiteKey));
-    await deliverNow("kinde", userId);
-    expect((await orqIdentity(userId))?.display_name).toBe("testuser");
-  });
-
-  it("orders by event_timestamp: an older update delivered late does not overwrite", async () => {
-    const userId = uniqueId("kp");
-    await postKinde(await sign(kindeEvent("user.updated", userId, (p) => (p.data.user.first_name = "New"), -1_000), suiteKey));
-    await deliverNow("kinde", userId);
-    const late = await postKinde(await sign(kindeEvent("user.updated", userId, (p) => (p.data.user.first_name = "Old"), -60_000), suiteKey));
-    expect(await late.json()).toMatchObject({ status: "stale" });
-    expect((await orqIdentity(userId))?.display_name).toBe("New User");
-  });
-
-  it("the same webhook-id delivered twice (Kinde retries) writes once", async () => {
-    const userId = uniqueId("kp");
-    const jwt = await sign(kindeEvent("user.created", userId), suiteKey);
-    expect(await (await postKinde(jwt, { webhookId: "msg_retry_1" + userId })).json()).toMatchObject({ status: "recorded" });
-    expect(await (await postKinde(jwt, { webhookId: "msg_retry_1" + userId })).json()).toMatchObject({ status: "duplicate" });
-    await deliverNow("kinde", userId);
-    expect(await orqWrites(userId)).toHaveLength(1);
-  });
-
   it("without a webhook-id header, the payload's event_id is the idempotency key", async () => {
     const userId = uniqueId("kp");
     const payload = kindeEvent("user.created", userId);
@@ -153,25 +92,9 @@ describe("Kinde users land in orq.ai", () => {
     await deliverNow("kinde", userId);
     expect(await orqWrites(userId)).toHaveLength(1);
   });
-
-  it("ignores other Kinde event types with 200", async () => {
-    const userId = uniqueId("kp");
-    const response = await postKinde(await sign(kindeEvent("user.authenticated", userId), suiteKey));
-    expect(response.status).toBe(200);
-    expect(await response.json()).toMatchObject({ status: "ignored", event_type: "user.authenticated" });
-    expect(await inspectIdentity("kinde", userId)).toBeNull();
-  });
 });
 
 describe("Kinde forged, replayed and malformed webhooks", () => {
-  it("answers 401 to a JWT signed with a key the issuer does not publish (same kid), and records nothing", async () => {
-    const userId = uniqueId("kp");
-    const impostor = { ...(await newKey()), kid: suiteKey.kid };
-    const response = await postKinde(await sign(kindeEvent("user.created", userId), impostor));
-    expect(response.status).toBe(401);
-    expect(await inspectIdentity("kinde", userId)).toBeNull();
-  });
-
   it("answers 401 to a genuine JWT whose payload was altered", async () => {
     const userId = uniqueId("kp");
     const [header, , signature] = (await sign(kindeEvent("user.created", uniqueId("kp")), suiteKey)).split(".");
@@ -218,13 +141,6 @@ describe("Kinde forged, replayed and malformed webhooks", () => {
     // Within the window it is fine.
     const userId = uniqueId("kp");
     expect((await postKinde(await sign(kindeEvent("user.created", userId, () => {}, -4 * 60_000), suiteKey))).status).toBe(200);
-  });
-
-  it("answers 400 naming data.user.id when a genuine JWT's payload has no user id", async () => {
-    const payload = kindeEvent("user.created", "x", (p) => delete p.data.user.id);
-    const response = await postKinde(await sign(payload, suiteKey));
-    expect(response.status).toBe(400);
-    expect((await response.json<{ message: string }>()).message).toMatch(/^data\.user\.id: /);
   });
 
   it("answers 400 naming timestamp when a genuine JWT's payload carries no time", async () => {
