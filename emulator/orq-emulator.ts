@@ -87,6 +87,12 @@ export interface WorkspaceSettings {
    */
   rateLimitPerMinute: number | null;
   /**
+   * How the limit refills: "rolling" (default, as orq.ai documents it): at most N accepted calls in any 60 s, a slot
+   * frees when a call leaves the window; "bucket": N slots refilled continuously at N per minute (a burst of what is
+   * left, then a steady N/min), the shape the floor of issue 10, (calls − what is left) ÷ N, assumes.
+   */
+  rateLimitMode: RateLimitMode;
+  /**
    * Where `X-RateLimit-Limit`/`-Remaining`/`-Reset` go while a limit is set: "always" (every answer to a call the
    * limit let through, and the 429s), "on429" (the 429s only), "never". `Retry-After` is on every 429 regardless.
    */
@@ -95,6 +101,7 @@ export interface WorkspaceSettings {
   outage: OutageMode | null;
 }
 export type RateLimitHeaders = "always" | "on429" | "never";
+export type RateLimitMode = "rolling" | "bucket";
 export type OutageMode = "503" | "drop" | "hang";
 
 export interface OutageRecord {
@@ -109,7 +116,7 @@ export interface OutageRecord {
 export interface WorkspaceState extends WorkspaceSettings {
   /** /v2 calls the rate limit let through (with or without a limit set) since the start or the last reset. */
   accepted: number;
-  /** Accepted calls in the last 60 s, and how many more the limit allows right now (null without a limit). */
+  /** Accepted calls in the last 60 s, and how many more the limit allows right now (null without a limit; whole slots). */
   inWindow: number;
   remaining: number | null;
   /** 429s sent by the rate limit (injected 429 faults are counted under stats().faults). */
@@ -547,19 +554,21 @@ function ruleApplies(rule: FaultRuleState, method: string, externalId: string | 
 
 const RATE_WINDOW_MS = 60_000;
 const RATE_LIMIT_HEADERS: readonly string[] = ["always", "on429", "never"];
+const RATE_LIMIT_MODES: readonly string[] = ["rolling", "bucket"];
 const OUTAGE_MODES: readonly string[] = ["503", "drop", "hang"];
-const WORKSPACE_FIELDS: readonly string[] = ["rateLimitPerMinute", "rateLimitHeaders", "outage"];
-const DEFAULT_WORKSPACE: WorkspaceSettings = { rateLimitPerMinute: null, rateLimitHeaders: "always", outage: null };
+const WORKSPACE_FIELDS: readonly string[] = ["rateLimitPerMinute", "rateLimitMode", "rateLimitHeaders", "outage"];
+const DEFAULT_WORKSPACE: WorkspaceSettings = { rateLimitPerMinute: null, rateLimitMode: "rolling", rateLimitHeaders: "always", outage: null };
 
 /** The first problem with a (partial) settings object, or undefined. */
 export function validateWorkspaceSettings(value: unknown): string | undefined {
   if (!isPlainObject(value)) return "body: must be a JSON object";
   const extra = Object.keys(value).find((key) => !WORKSPACE_FIELDS.includes(key));
   if (extra) return `${extra}: unknown field`;
-  const { rateLimitPerMinute: limit, rateLimitHeaders: headers, outage } = value;
+  const { rateLimitPerMinute: limit, rateLimitMode: mode, rateLimitHeaders: headers, outage } = value;
   if (limit !== undefined && limit !== null && !(typeof limit === "number" && Number.isInteger(limit) && limit >= 1)) {
     return "rateLimitPerMinute: must be an integer >= 1 or null";
   }
+  if (mode !== undefined && !RATE_LIMIT_MODES.includes(mode as string)) return `rateLimitMode: must be one of ${RATE_LIMIT_MODES.join(", ")}`;
   if (headers !== undefined && !RATE_LIMIT_HEADERS.includes(headers as string)) return `rateLimitHeaders: must be one of ${RATE_LIMIT_HEADERS.join(", ")}`;
   if (outage !== undefined && outage !== null && !OUTAGE_MODES.includes(outage as string)) return `outage: must be null or one of ${OUTAGE_MODES.join(", ")}`;
   return undefined;
@@ -570,9 +579,12 @@ type Admission = { admitted: true; headers: Record<string, string> } | { admitte
 
 class Workspace {
   private settings: WorkspaceSettings = { ...DEFAULT_WORKSPACE };
-  /** Times (ms) of the accepted calls of the last 60 s, oldest first, from `head` on. */
+  /** Times (ms) of the accepted calls of the last 60 s, oldest first, from `head` on (kept in both modes). */
   private window: number[] = [];
   private head = 0;
+  /** Mode "bucket": free slots (fractional while refilling) as of `refilledAt`. */
+  private tokens = 0;
+  private refilledAt = 0;
   private accepted = 0;
   private rateLimited = 0;
   private outageCalls = 0;
@@ -586,7 +598,14 @@ class Workspace {
     if (next.outage !== null && this.settings.outage === null) this.lastOutage = { mode: next.outage, startedAt: at, endedAt: null, calls: 0 };
     else if (next.outage !== null && this.lastOutage) this.lastOutage.mode = next.outage; // another way of failing, same outage
     if (next.outage === null && this.settings.outage !== null && this.lastOutage) this.lastOutage.endedAt = at;
+    const limitChanged = next.rateLimitPerMinute !== this.settings.rateLimitPerMinute || next.rateLimitMode !== this.settings.rateLimitMode;
     this.settings = next;
+    if (limitChanged && next.rateLimitPerMinute !== null) {
+      // A new bucket starts with what a rolling window would still allow: the calls of the last minute count.
+      this.prune(at);
+      this.tokens = Math.max(0, next.rateLimitPerMinute - this.used());
+      this.refilledAt = at;
+    }
   }
 
   /** The outage's reply when one is on (counted), else undefined. */
@@ -599,15 +618,15 @@ class Workspace {
     return { kind: mode };
   }
 
-  /** Counts the call in the window when the limit lets it through; otherwise a 429 (not counted). */
+  /** Counts the call when the limit lets it through; otherwise a 429 (not counted). */
   admit(): Admission {
     const now = this.now();
     this.prune(now);
+    this.refill(now);
     const limit = this.settings.rateLimitPerMinute;
-    const used = this.window.length - this.head;
-    if (limit !== null && used >= limit) {
+    if (limit !== null && this.free() < 1) {
       this.rateLimited++;
-      const wait = this.secondsUntilSlot(now);
+      const wait = this.secondsUntilSlot(now, limit);
       const headers: Record<string, string> = { "retry-after": String(wait) };
       if (this.settings.rateLimitHeaders !== "never") {
         Object.assign(headers, { "x-ratelimit-limit": String(limit), "x-ratelimit-remaining": "0", "x-ratelimit-reset": String(wait) });
@@ -616,13 +635,15 @@ class Workspace {
     }
     this.window.push(now);
     this.accepted++;
-    if (limit === null || this.settings.rateLimitHeaders !== "always") return { admitted: true, headers: {} };
+    if (limit === null) return { admitted: true, headers: {} };
+    if (this.settings.rateLimitMode === "bucket") this.tokens -= 1;
+    if (this.settings.rateLimitHeaders !== "always") return { admitted: true, headers: {} };
     return {
       admitted: true,
       headers: {
         "x-ratelimit-limit": String(limit),
-        "x-ratelimit-remaining": String(Math.max(0, limit - (used + 1))),
-        "x-ratelimit-reset": String(this.secondsUntilSlot(now)),
+        "x-ratelimit-remaining": String(Math.max(0, Math.floor(this.free()))),
+        "x-ratelimit-reset": String(this.secondsUntilSlot(now, limit)),
       },
     };
   }
@@ -630,13 +651,13 @@ class Workspace {
   state(): WorkspaceState {
     const now = this.now();
     this.prune(now);
-    const inWindow = this.window.length - this.head;
+    this.refill(now);
     const limit = this.settings.rateLimitPerMinute;
     return {
       ...this.settings,
       accepted: this.accepted,
-      inWindow,
-      remaining: limit === null ? null : Math.max(0, limit - inWindow),
+      inWindow: this.used(),
+      remaining: limit === null ? null : Math.max(0, Math.floor(this.free())),
       rateLimited: this.rateLimited,
       outageCalls: this.outageCalls,
       lastOutage: this.lastOutage && { ...this.lastOutage },
@@ -647,16 +668,39 @@ class Workspace {
     this.settings = { ...DEFAULT_WORKSPACE };
     this.window = [];
     this.head = 0;
+    this.tokens = 0;
+    this.refilledAt = 0;
     this.accepted = 0;
     this.rateLimited = 0;
     this.outageCalls = 0;
     this.lastOutage = null;
   }
 
-  /** Whole seconds (>= 1) until the oldest call in the window leaves it, freeing a slot. */
-  private secondsUntilSlot(now: number): number {
+  private used(): number {
+    return this.window.length - this.head;
+  }
+
+  /** Slots free now (call only with a limit set). */
+  private free(): number {
+    const limit = this.settings.rateLimitPerMinute ?? Number.POSITIVE_INFINITY;
+    return this.settings.rateLimitMode === "bucket" ? this.tokens : limit - this.used();
+  }
+
+  /** Whole seconds (>= 1) until one more slot is free: the oldest call leaves the window, or the bucket refills one. */
+  private secondsUntilSlot(now: number, limit: number): number {
+    if (this.settings.rateLimitMode === "bucket") {
+      const missing = Math.floor(this.tokens) + 1 - this.tokens;
+      return Math.max(1, Math.ceil((missing * RATE_WINDOW_MS) / limit / 1000 - 1e-9)); // 1e-9: 10.000000001 s is 10 s
+    }
     const oldest = this.window[this.head] ?? now;
     return Math.max(1, Math.ceil((oldest + RATE_WINDOW_MS - now) / 1000));
+  }
+
+  private refill(now: number): void {
+    const limit = this.settings.rateLimitPerMinute;
+    if (limit === null || this.settings.rateLimitMode !== "bucket") return;
+    this.tokens = Math.min(limit, this.tokens + ((now - this.refilledAt) * limit) / RATE_WINDOW_MS);
+    this.refilledAt = now;
   }
 
   private prune(now: number): void {

@@ -538,6 +538,7 @@ describe("workspace: rate limit, outage, lost answers", () => {
     await withLocal(async (local) => {
       expect(local.workspace()).toEqual({
         rateLimitPerMinute: null,
+        rateLimitMode: "rolling",
         rateLimitHeaders: "always",
         outage: null,
         accepted: 0,
@@ -583,6 +584,26 @@ describe("workspace: rate limit, outage, lost answers", () => {
       // Unlimited again: everything passes (the window still counts).
       local.setWorkspace({ rateLimitPerMinute: null });
       expect((await create(local, "ws-limit|4")).status).toBe(201);
+    });
+  });
+
+  it("mode bucket: what is left goes at once, then one slot every 60 s ÷ N (the calls of the last minute count when it starts)", async () => {
+    await withLocal(async (local, clock) => {
+      expect((await create(local, "ws-bucket|0")).status).toBe(201); // before the limit: counts
+      local.setWorkspace({ rateLimitPerMinute: 4, rateLimitMode: "bucket" });
+      expect(local.workspace()).toMatchObject({ rateLimitMode: "bucket", remaining: 3, inWindow: 1 });
+      const accepted = [];
+      for (let i = 1; i <= 3; i++) accepted.push(rateHeaders(await create(local, `ws-bucket|${i}`)));
+      expect(accepted).toEqual([2, 1, 0].map((left) => ({ "retry-after": null, "x-ratelimit-limit": "4", "x-ratelimit-remaining": String(left), "x-ratelimit-reset": "15" })));
+      const refused = await create(local, "ws-bucket|4");
+      expect(rateHeaders(refused)).toEqual({ "retry-after": "15", "x-ratelimit-limit": "4", "x-ratelimit-remaining": "0", "x-ratelimit-reset": "15" });
+      clock.now += 5_000;
+      expect((await create(local, "ws-bucket|4")).headers.get("retry-after")).toBe("10");
+      clock.now += 10_000; // one slot refilled (not a whole window later, as with rolling)
+      expect((await create(local, "ws-bucket|4")).status).toBe(201);
+      expect((await create(local, "ws-bucket|5")).status).toBe(429);
+      clock.now += 10 * 60_000; // refills up to the limit, not beyond
+      expect(local.workspace().remaining).toBe(4);
     });
   });
 
@@ -643,13 +664,13 @@ describe("workspace: rate limit, outage, lost answers", () => {
       expect((await call("PUT", "/__emulator/workspace", { on: local, key: null, body: { outage: "hang" } })).status).toBe(200);
       expect((await call("GET", "/__emulator/workspace", { on: local, key: null })).body).toMatchObject({ rateLimitPerMinute: 300, outage: "hang", lastOutage: { mode: "hang", endedAt: null } });
 
-      for (const body of [{ rateLimitPerMinute: 0 }, { rateLimitPerMinute: 1.5 }, { rateLimitHeaders: "sometimes" }, { outage: 503 }, { outages: "503" }, [1]]) {
+      for (const body of [{ rateLimitPerMinute: 0 }, { rateLimitPerMinute: 1.5 }, { rateLimitMode: "fixed" }, { rateLimitHeaders: "sometimes" }, { outage: 503 }, { outages: "503" }, [1]]) {
         expect((await call("PUT", "/__emulator/workspace", { on: local, key: null, body })).status, JSON.stringify(body)).toBe(422);
       }
       expect(() => local.setWorkspace({ rateLimitPerMinute: -1 })).toThrow(TypeError);
 
       expect((await call("POST", "/__emulator/reset", { on: local, key: null })).status).toBe(200);
-      expect(local.workspace()).toMatchObject({ rateLimitPerMinute: null, rateLimitHeaders: "always", outage: null, accepted: 0, outageCalls: 0, lastOutage: null });
+      expect(local.workspace()).toMatchObject({ rateLimitPerMinute: null, rateLimitMode: "rolling", rateLimitHeaders: "always", outage: null, accepted: 0, outageCalls: 0, lastOutage: null });
     });
   });
 
