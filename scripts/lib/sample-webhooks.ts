@@ -348,8 +348,8 @@ export function buildSampleRequest(provider: SampleProviderName, event: SampleEv
 }
 
 /** Sends a built request with fetch; `answer` is the parsed JSON (or the text when it is not JSON). */
-export async function sendSampleRequest(request: Pick<SampleRequest, "url" | "method" | "headers" | "body">, signal?: AbortSignal) {
-  const response = await fetch(request.url, { method: request.method, headers: request.headers, body: request.body, ...(signal && { signal }) });
+export async function sendSampleRequest(request: Pick<SampleRequest, "url" | "method" | "headers" | "body">, signal?: AbortSignal, fetchImpl: typeof fetch = fetch) {
+  const response = await fetchImpl(request.url, { method: request.method, headers: request.headers, body: request.body, ...(signal && { signal }) });
   const text = await response.text();
   let answer: unknown = text;
   try {

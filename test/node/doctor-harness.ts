@@ -1,0 +1,28 @@
+/**
+ * Runs `npm run doctor` / `npm run connect` as an operator would (a child process, its own
+ * environment, stdout and exit code), for test/node/doctor.test.ts and test/node/connect*.test.ts.
+ */
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+
+const PROJECT_DIR = fileURLToPath(new URL("../../", import.meta.url));
+
+export interface CliRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** `env` replaces the inherited provider/orq variables entirely, so a developer's shell cannot leak in. */
+export function runScript(script: "doctor" | "connect", args: string[], env: Record<string, string>): Promise<CliRun> {
+  const inherited = Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^(ORQ_|CLERK_|AUTH0_|WORKOS_|LOGTO_|ZITADEL_|OKTA_|KINDE_|SUPABASE_|STACK_|STANDARD_)/.test(key)));
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ["--import", "tsx", `scripts/${script}.ts`, ...args], { cwd: PROJECT_DIR, env: { ...inherited, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString("utf8")));
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
+    child.once("error", reject);
+    child.once("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}

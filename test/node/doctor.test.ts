@@ -1,0 +1,106 @@
+/**
+ * `npm run doctor` against the bridge under `wrangler dev` and the orq.ai emulator: a working
+ * setup passes and leaves nothing behind; a wrong provider secret, a wrong orq.ai key and a bridge
+ * that is down each fail the check that names the cause, with exit code 1.
+ */
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { startOrqEmulator, type OrqEmulator } from "../../emulator/orq-emulator";
+import { DEV_SECRETS } from "../../scripts/lib/sign/dev-secrets";
+import { freePort, orqIdentity, orqWrites } from "./dev-server";
+import { runScript, type CliRun } from "./doctor-harness";
+
+const bridgeUrl = inject("bridgeUrl");
+const orqUrl = inject("orqUrl");
+
+const workingEnv = { ORQ_API_URL: orqUrl, ORQ_API_KEY: DEV_SECRETS.ORQ_API_KEY, CLERK_WEBHOOK_SIGNING_SECRET: DEV_SECRETS.CLERK_WEBHOOK_SIGNING_SECRET };
+
+function lines(run: CliRun): string[] {
+  return run.stdout.split("\n").filter((line) => /^[✓✗–] /.test(line));
+}
+
+function testUserOf(run: CliRun): string {
+  const id = /bridge-doctor-[0-9a-f]{12}/.exec(run.stdout)?.[0];
+  if (!id) throw new Error(`no test user in the output:\n${run.stdout}`);
+  return id;
+}
+
+function expectNoSecret(run: CliRun): void {
+  const clerkKey = DEV_SECRETS.CLERK_WEBHOOK_SIGNING_SECRET.replace(/^whsec_/, "");
+  for (const secret of [...Object.values(DEV_SECRETS).filter((value) => !value.startsWith("http")), clerkKey, "whsec_d3JvbmctY2xlcmstc2VjcmV0LWZvci10aGUtZG9jdG9y", "a-wrong-orq-key"]) {
+    expect(run.stdout + run.stderr).not.toContain(secret);
+  }
+}
+
+describe("npm run doctor", () => {
+  it("passes every check against a working bridge, with a test user that lands with its mapped fields and is cleaned up", async () => {
+    const run = await runScript("doctor", ["--url", bridgeUrl], workingEnv);
+
+    expect(run.code, run.stdout + run.stderr).toBe(0);
+    expect(lines(run).map((line) => line.slice(0, 2))).toEqual(Array(8).fill("✓ "));
+    expect(run.stdout).toContain("✓ clerk is configured on the bridge: CLERK_WEBHOOK_SIGNING_SECRET is set there");
+    expect(run.stdout).toMatch(/✓ orq\.ai accepts ORQ_API_KEY: GET \/v2\/identities at .* answered 200 with ORQ_API_KEY \(from environment\)/);
+    expect(run.stdout).toMatch(/✓ the test user appears in orq\.ai: bridge-doctor-[0-9a-f]{12} after [\d.]+ s, with the mapped fields \(display_name, avatar_url, tags, metadata\.provider\)/);
+    expect(run.stdout).toContain("all 8 checks passed");
+    expectNoSecret(run);
+
+    const userId = testUserOf(run);
+    expect(await orqIdentity(orqUrl, userId)).toBeNull();
+    const writes = await orqWrites(orqUrl, userId);
+    expect(writes.filter((write) => write.status < 300).map((write) => write.method)).toEqual(["POST", "DELETE"]);
+    expect(writes[0].body).toMatchObject({ external_id: userId, display_name: "John Doe", tags: expect.arrayContaining(["clerk"]) });
+  });
+
+  it("a provider secret that differs from the bridge's fails with 401 and names the variable", async () => {
+    const run = await runScript("doctor", ["--url", bridgeUrl, "--provider", "clerk"], { ...workingEnv, CLERK_WEBHOOK_SIGNING_SECRET: "whsec_d3JvbmctY2xlcmstc2VjcmV0LWZvci10aGUtZG9jdG9y" });
+
+    expect(run.code).toBe(1);
+    expect(run.stdout).toMatch(/✗ signed clerk user\.created is accepted: bridge-doctor-[0-9a-f]{12}: 401, the bridge rejected the signature made with CLERK_WEBHOOK_SIGNING_SECRET \(from environment\)/);
+    expect(run.stdout).toMatch(/fix: CLERK_WEBHOOK_SIGNING_SECRET here does not match the bridge's/);
+    // The bridge's own view is still fine: only the end-to-end check fails.
+    expect(run.stdout).toContain("✓ clerk is configured on the bridge");
+    expect(run.stdout).toContain("✓ orq.ai accepts ORQ_API_KEY");
+    expectNoSecret(run);
+    expect(await orqWrites(orqUrl, testUserOf(run))).toEqual([]);
+  });
+
+  describe("with an orq.ai that knows only another key", () => {
+    let strictOrq: OrqEmulator;
+    beforeAll(async () => {
+      strictOrq = await startOrqEmulator({ port: 0, quiet: true, apiKeys: ["the-right-orq-key"] });
+    });
+    afterAll(() => strictOrq.close());
+
+    it("a rejected orq.ai key fails the key check, names ORQ_API_KEY and sends no test user", async () => {
+      const run = await runScript("doctor", ["--url", bridgeUrl], { ...workingEnv, ORQ_API_URL: strictOrq.url, ORQ_API_KEY: "a-wrong-orq-key" });
+
+      expect(run.code).toBe(1);
+      expect(run.stdout).toContain(`✗ orq.ai accepts ORQ_API_KEY: orq.ai at ${strictOrq.url} (ORQ_API_URL (from environment)) rejected ORQ_API_KEY (from environment) (401)`);
+      expect(run.stdout).toContain("fix: set ORQ_API_KEY to a valid orq.ai API key");
+      expect(run.stdout).toContain("– end-to-end with a test user: skipped (it needs a working ORQ_API_KEY to read orq.ai)");
+      expect(strictOrq.requests().map((request) => `${request.method} ${request.status}`)).toEqual(["GET 401"]);
+      expectNoSecret(run);
+    });
+  });
+
+  it("a bridge that is down fails the first check, says how to start it and skips the rest", async () => {
+    const downUrl = `http://127.0.0.1:${await freePort()}`;
+    const run = await runScript("doctor", ["--url", downUrl], workingEnv);
+
+    expect(run.code).toBe(1);
+    expect(lines(run)).toEqual([
+      `✗ bridge answers /health: no answer from ${downUrl}/health (ECONNREFUSED)`,
+      "– orq.ai accepts ORQ_API_KEY: skipped (the bridge did not answer /health)",
+      "– end-to-end with a test user: skipped (the bridge did not answer /health)",
+    ]);
+    expect(run.stdout).toContain("fix: start it with `npm run dev`, or check --url");
+  });
+
+  it("a usage error exits 2 with the usage", async () => {
+    const missing = await runScript("doctor", [], workingEnv);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain("--url is required");
+    const unknown = await runScript("doctor", ["--url", bridgeUrl, "--provider", "nope"], workingEnv);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('unknown provider "nope"');
+  });
+});
