@@ -1,0 +1,127 @@
+/**
+ * `npm run scenario`: how the bridge copes with orq.ai's workspace rate limit, an outage and lost answers (issue 10),
+ * under a real `wrangler dev` (real alarms, no test shortcuts), against its own orq.ai emulator, over HTTP only.
+ *
+ *   npm run scenario -- [--rate-limit 300/min] [--rate-limit-mode rolling|bucket] [--rate-limit-headers always|on429|never] [--outage 45s] [--outage-mode 503|drop|hang]
+ *                       [--lost-answers 0.1] [--signups N] [--timeout 10m] [--concurrency 16] [--var NAME=VALUE]... [--json] [--check]
+ *
+ * Each of --rate-limit, --outage and --lost-answers selects its scenario; with none of them all three run
+ * (100/min, 45 s, 0.1). --rate-limit-mode: "rolling" (default; at most N calls in any 60 s, as orq.ai documents it)
+ * or "bucket" (N slots refilled at N/min, the shape the issue's floor formula assumes); the table shows both floors
+ * and divides the drain by the floor of the mode that ran. --signups is the number of distinct Clerk `user.created` signups per scenario (default:
+ * 150 for the rate limit, 60 for the outage, 100 for lost answers). Every scenario gets a fresh emulator and
+ * `wrangler dev`, so nothing the bridge learned in one carries into the next. --var passes an env binding to the
+ * bridge (e.g. --var ORQ_RATE_LIMIT_PER_MINUTE=100). --timeout: how long to wait for identities to land.
+ *
+ * Prints a table (or JSON with --json) and the command line. Exit 0 after a measuring run, whatever it measured;
+ * with --check, exit 1 when a target of issue 10 is missed: ≤ 5 % of calls refused with 429, drain ≤ 1.15 × floor,
+ * during an outage at most 15 calls per 45 s (rounded up, at least 5), all landed ≤ 15 s after recovery, lost
+ * answers converge exactly.
+ */
+import type { OutageMode, RateLimitHeaders, RateLimitMode } from "../emulator/orq-emulator";
+import { parseCommandLine, usageError } from "./lib/cli";
+import { formatTable, misses, runScenarios, type ScenarioSpec } from "./lib/scenario";
+import { formatDuration, parseDurationMs, parseRatePerMinute } from "./lib/scenario-units";
+
+const USAGE =
+  "Usage: npm run scenario -- [--rate-limit 300/min] [--rate-limit-mode rolling|bucket] [--rate-limit-headers always|on429|never] [--outage 45s] [--outage-mode 503|drop|hang] " +
+  "[--lost-answers 0.1] [--signups N] [--timeout 10m] [--concurrency 16] [--var NAME=VALUE]... [--json] [--check]";
+const HEADER_MODES: readonly string[] = ["always", "on429", "never"];
+const OUTAGE_MODES: readonly string[] = ["503", "drop", "hang"];
+
+const fail = (message: string): never => usageError(USAGE, message);
+
+function parseCli(argv: string[]) {
+  const { values } = parseCommandLine(USAGE, {
+    args: argv,
+    strict: true,
+    options: {
+      "rate-limit": { type: "string" },
+      "rate-limit-mode": { type: "string", default: "rolling" },
+      "rate-limit-headers": { type: "string", default: "always" },
+      outage: { type: "string" },
+      "outage-mode": { type: "string", default: "503" },
+      "lost-answers": { type: "string" },
+      signups: { type: "string" },
+      timeout: { type: "string", default: "10m" },
+      concurrency: { type: "string", default: "16" },
+      var: { type: "string", multiple: true },
+      json: { type: "boolean", default: false },
+      check: { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
+  const all = values["rate-limit"] === undefined && values.outage === undefined && values["lost-answers"] === undefined;
+  const signups = values.signups === undefined ? undefined : Number(values.signups);
+  if (signups !== undefined && !(Number.isInteger(signups) && signups >= 1 && signups <= 100_000)) fail("--signups must be an integer in 1..100000");
+  const timeoutMs = parseDurationMs(values.timeout) ?? fail("--timeout must be a duration (e.g. 10m, 90s)");
+  const concurrency = Number(values.concurrency);
+  if (!(Number.isInteger(concurrency) && concurrency >= 1 && concurrency <= 256)) fail("--concurrency must be an integer in 1..256");
+  if (!["rolling", "bucket"].includes(values["rate-limit-mode"])) fail("--rate-limit-mode must be rolling or bucket");
+  if (!HEADER_MODES.includes(values["rate-limit-headers"])) fail(`--rate-limit-headers must be one of ${HEADER_MODES.join(", ")}`);
+  if (!OUTAGE_MODES.includes(values["outage-mode"])) fail(`--outage-mode must be one of ${OUTAGE_MODES.join(", ")}`);
+  const vars: Record<string, string> = {};
+  for (const pair of values.var ?? []) {
+    const match = /^([A-Z][A-Z0-9_]*)=(.*)$/s.exec(pair) ?? fail(`--var ${pair}: must be NAME=VALUE`);
+    vars[match[1]!] = match[2]!;
+  }
+
+  const specs: ScenarioSpec[] = [];
+  if (all || values["rate-limit"] !== undefined) {
+    const ratePerMinute = parseRatePerMinute(values["rate-limit"] ?? "100/min") ?? fail("--rate-limit must be like 300/min or 5/s");
+    const mode = values["rate-limit-mode"] as RateLimitMode;
+    specs.push({ kind: "rate-limit", ratePerMinute, mode, signups: signups ?? 150, headers: values["rate-limit-headers"] as RateLimitHeaders, timeoutMs });
+  }
+  if (all || values.outage !== undefined) {
+    const outageMs = parseDurationMs(values.outage ?? "45s") ?? fail("--outage must be a duration like 45s");
+    if (outageMs < 1_000) fail("--outage must be at least 1s");
+    specs.push({ kind: "outage", outageMs, mode: values["outage-mode"] as OutageMode, signups: signups ?? 60, timeoutMs });
+  }
+  if (all || values["lost-answers"] !== undefined) {
+    const share = Number(values["lost-answers"] ?? "0.1");
+    if (!(Number.isFinite(share) && share >= 0 && share < 1)) fail("--lost-answers must be a share in 0..1 (below 1)");
+    specs.push({ kind: "lost-answers", share, signups: signups ?? 100, timeoutMs });
+  }
+  return { specs, vars, concurrency, json: values.json, check: values.check, timeoutMs };
+}
+
+/** The command that repeats this run, every choice spelled out. */
+function commandLine(options: ReturnType<typeof parseCli>): string {
+  const parts = ["npm run scenario --"];
+  for (const spec of options.specs) {
+    if (spec.kind === "rate-limit") parts.push(`--rate-limit ${spec.ratePerMinute}/min`, `--rate-limit-mode ${spec.mode}`, `--rate-limit-headers ${spec.headers}`);
+    if (spec.kind === "outage") parts.push(`--outage ${spec.outageMs / 1000}s`, `--outage-mode ${spec.mode}`);
+    if (spec.kind === "lost-answers") parts.push(`--lost-answers ${spec.share}`);
+  }
+  const counts = new Set(options.specs.map((spec) => spec.signups));
+  if (counts.size === 1) parts.push(`--signups ${[...counts][0]}`);
+  parts.push(`--timeout ${options.timeoutMs / 1000}s`, `--concurrency ${options.concurrency}`);
+  for (const [name, value] of Object.entries(options.vars)) parts.push(`--var ${name}=${value}`);
+  if (options.json) parts.push("--json");
+  if (options.check) parts.push("--check");
+  return parts.join(" ");
+}
+
+async function main(): Promise<void> {
+  const options = parseCli(process.argv.slice(2));
+  const log = options.json ? (line: string) => console.error(line) : (line: string) => console.log(line);
+  const started = Date.now();
+  log(`scenarios: ${options.specs.map((spec) => spec.kind).join(", ")}; each starts its own orq.ai emulator and wrangler dev …`);
+  const results = await runScenarios(options.specs, { freshBridge: true, vars: options.vars, concurrency: options.concurrency, log });
+  const missed = misses(results);
+  const command = commandLine(options);
+  if (options.json) {
+    console.log(JSON.stringify({ results, missed, command }, null, 2));
+  } else {
+    console.log(`\n── scenario results (${formatDuration(Date.now() - started)}) ${"─".repeat(50)}`);
+    console.log(formatTable(results));
+    console.log(`\n${missed.length === 0 ? "all targets met" : `${missed.length} target(s) missed`}${options.check ? "" : " (measuring run: exit 0; --check exits 1 on a miss)"}`);
+    console.log(`command: ${command}`);
+  }
+  process.exit(options.check && missed.length > 0 ? 1 : 0);
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(2); // not a measurement: the run itself broke
+});

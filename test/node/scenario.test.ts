@@ -1,0 +1,66 @@
+import { afterAll, beforeAll, expect, it } from "vitest";
+import type { LocalBridge } from "../../scripts/lib/local-bridge";
+import {
+  TARGETS,
+  formatTable,
+  outageCallBudget,
+  runOutageScenario,
+  runRateLimitScenario,
+  startScenarioBridge,
+  type OutageResult,
+  type RateLimitResult,
+} from "../../scripts/lib/scenario";
+
+/**
+ * The short version of `npm run scenario` (issue 10, "deliver at orq.ai's pace"), through the same library
+ * functions, against one `wrangler dev` of the bridge and its own orq.ai emulator, over HTTP only:
+ *
+ * - rate limit: 300 signups at once under 240 calls/min (mode "bucket": what is left goes at once, then 4/s, the
+ *   shape the issue's floor assumes): floor (300 − 240) ÷ 240/min = 15 s. Targets: ≤ 5 % of the bridge's calls
+ *   refused with 429, drain ≤ 1.15 × floor.
+ * - outage: orq.ai down (503) for 30 s, 40 signups arriving meanwhile. Targets: at most 10 calls during the outage
+ *   (15 per 45 s), all 40 present ≤ 15 s after recovery.
+ *
+ * The waits are cut off a little past each target so a miss fails in bounded time (about 70 s in all).
+ */
+const RATE = 240;
+const RATE_SIGNUPS = 300;
+const OUTAGE_MS = 30_000;
+const OUTAGE_SIGNUPS = 40;
+
+let bridge: LocalBridge;
+
+beforeAll(async () => {
+  bridge = await startScenarioBridge();
+}, 180_000);
+
+afterAll(async () => {
+  await bridge?.close();
+});
+
+it("a burst under a workspace rate limit drains within 1.15x the floor, with at most 5 % of calls refused", async () => {
+  const floorMs = ((RATE_SIGNUPS - RATE) / RATE) * 60_000;
+  const result: RateLimitResult = await runRateLimitScenario(
+    { bridge },
+    { kind: "rate-limit", ratePerMinute: RATE, mode: "bucket", signups: RATE_SIGNUPS, headers: "always", timeoutMs: floorMs * TARGETS.drainRatio + 3_000 },
+  );
+  console.log(formatTable([result]));
+  expect(result.non2xx, "every signup stored (2xx)").toBe(0);
+  expect(result.floorMs).toBe(floorMs);
+  expect.soft(result.refusedShare, `refused ${result.refused}/${result.calls}`).toBeLessThanOrEqual(TARGETS.refusedShare);
+  expect(result.drainMs, `${result.landed}/${result.signups} landed in time`).not.toBeNull();
+  expect(result.ratio).toBeLessThanOrEqual(TARGETS.drainRatio);
+}, 120_000);
+
+it("during an outage the bridge sends at most 15 calls per 45 s, and the backlog lands within 15 s of recovery", async () => {
+  const result: OutageResult = await runOutageScenario(
+    { bridge },
+    { kind: "outage", outageMs: OUTAGE_MS, mode: "503", signups: OUTAGE_SIGNUPS, timeoutMs: TARGETS.landAfterRecoveryMs + 2_000 },
+  );
+  console.log(formatTable([result]));
+  expect(result.non2xx, "every signup stored (2xx)").toBe(0);
+  expect(result.callBudget).toBe(outageCallBudget(OUTAGE_MS));
+  expect.soft(result.callsDuringOutage, `calls during the ${OUTAGE_MS / 1000} s outage`).toBeLessThanOrEqual(result.callBudget);
+  expect(result.landAfterRecoveryMs, `${result.landed}/${result.signups} landed in time`).not.toBeNull();
+  expect(result.landAfterRecoveryMs).toBeLessThanOrEqual(TARGETS.landAfterRecoveryMs);
+}, 120_000);
