@@ -38,12 +38,12 @@ export default defineConfig({
       {
         // The workspace as a whole (rate-limited, in an outage, key rejected) in a runtime of its
         // own: those states pause every identity, so they must not share a scheduler with the
-        // `worker` project's files running in parallel. One file, its tests in order.
+        // `worker` project's files running in parallel. One file at a time, its tests in order.
         plugins: [
           cloudflareTest(({ inject }) => ({
             wrangler: { configPath: "./wrangler.toml" },
             miniflare: {
-              bindings: { ...DEV_SECRETS, ORQ_API_URL: inject("orqUrl"), ORQ_TIMEOUT_MS: "1000", ORQ_TAGS: "test-suite", KINDE_ISSUER_URL: inject("kindeIssuerUrl") },
+              bindings: { ...DEV_SECRETS, ORQ_API_URL: inject("orqUrl"), ORQ_TIMEOUT_MS: "2000", ORQ_TAGS: "test-suite", KINDE_ISSUER_URL: inject("kindeIssuerUrl") },
             },
           })),
         ],
@@ -51,6 +51,7 @@ export default defineConfig({
           name: "workspace",
           include: ["test/workspace/**/*.test.ts"],
           globalSetup: ["test/support/orq-emulator.global.ts", "test/support/jwks.global.ts"],
+          fileParallelism: false,
           testTimeout: 60_000,
         },
       },

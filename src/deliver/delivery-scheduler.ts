@@ -112,6 +112,7 @@ const RESERVATION_MS = 30_000;
 export const QUEUED_FALLBACK_MS = 10 * 60_000;
 const RECENT_KEPT = 50;
 const LEARNED_429_TTL_MS = 5 * 60_000;
+const MIN_FITTED = 10;
 /** Woken per dispatch round at most; the next round follows as permits finish. */
 const WAKE_BATCH = 100;
 
@@ -337,9 +338,12 @@ export class DeliveryScheduler extends DurableObject<Env> {
   private rateLimited(now: number, report: CallReport): void {
     this.pausedUntil = Math.max(this.pausedUntil, now + report.retryAfterMs!);
     if (report.rate?.limit === undefined) {
-      // Without the header, what fitted in the window before the refusal is the best estimate.
-      const fitted = Math.max(1, this.sent.length - 1);
-      if (this.learned === undefined || this.learnedExpired(now) || fitted < this.learned.perMinute) {
+      // Without the header, what fitted in the window before the refusal is the best estimate —
+      // unless the bridge itself sent too little to have spent the limit: orq.ai's smallest plan
+      // allows 20 calls/min, so a refusal after a handful of calls was caused by other traffic
+      // in the workspace (or is about one identity); the pause is kept, no pace is learned.
+      const fitted = this.sent.length - 1;
+      if (fitted >= MIN_FITTED && (this.learned === undefined || this.learnedExpired(now) || fitted < this.learned.perMinute)) {
         this.learned = { perMinute: fitted, source: "learned from 429", at: now };
         logLine({ msg: "orq_pace", per_minute: fitted, source: "learned from 429" });
       }

@@ -40,6 +40,13 @@ describe("the delivery scheduler", () => {
     expect(stats.oldestWaitingSince).not.toBeNull();
   });
 
+  it("a 429 after only a few of the bridge's own calls pauses everyone but teaches no pace (others spent the limit)", async () => {
+    const scheduler = ownScheduler();
+    const permit = permitOf(await scheduler.acquire(ask("clerk:a")));
+    expect(await permit.finish({ calls: 1, outcome: "failed", status: 429, retryAfterMs: 5_000 })).toBe("wait");
+    expect(await scheduler.stats()).toMatchObject({ state: "rate_limited", pace: null });
+  });
+
   it("learns the limit from X-RateLimit-Limit on any answer, and waits for X-RateLimit-Reset when Remaining is 0", async () => {
     const scheduler = ownScheduler();
     const permit = permitOf(await scheduler.acquire(ask("clerk:a")));
@@ -52,11 +59,13 @@ describe("the delivery scheduler", () => {
 
   it("a 429 with Retry-After pauses the whole workspace until then, and the limit is estimated from what fitted", async () => {
     const scheduler = ownScheduler();
+    for (let i = 0; i < 11; i++) await permitOf(await scheduler.acquire(ask(`clerk:ok${i}`, { maxConcurrency: 50 }))).finish({ calls: 1, outcome: "ok" });
     const first = permitOf(await scheduler.acquire(ask("clerk:a")));
     const second = permitOf(await scheduler.acquire(ask("clerk:b")));
     expect(await first.finish({ calls: 1, outcome: "failed", status: 429, retryAfterMs: 30_000 })).toBe("wait");
     const stats = await scheduler.stats();
-    expect(stats).toMatchObject({ state: "rate_limited", pace: { perMinute: 1, source: "learned from 429" }, backlog: 1 });
+    // 13 calls went out in the window; the refused one did not fit.
+    expect(stats).toMatchObject({ state: "rate_limited", pace: { perMinute: 12, source: "learned from 429" }, backlog: 1 });
     expect(stats.pausedUntil).toBeGreaterThan(Date.now() + 25_000);
     expect(await scheduler.acquire(ask("clerk:c"))).toMatchObject({ queued: true });
     expect(await second.finish({ calls: 1, outcome: "ok" })).toBe("done");

@@ -1,3 +1,5 @@
+import { env } from "cloudflare:workers";
+import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { RETRY_WINDOW_MS } from "../../src/deliver/backoff";
 import {
@@ -137,17 +139,6 @@ describe("delivery guarantees", () => {
     expect(await orqIdentity(userId)).not.toBeNull();
   });
 
-  it("honours Retry-After on 429 and records why it is waiting", async () => {
-    const userId = uniqueId("ratelimit");
-    await addFaults({ externalIdPrefix: userId, times: 1, faults: [{ status: 429, retryAfter: 120 }] });
-    const before = Date.now();
-    await postClerk(clerkEvent("user.created", userId));
-    const waiting = await waitForState("clerk", userId, (s) => s.delivery === "retrying");
-    expect(waiting).toMatchObject({ attempts: 1, lastStatus: 429, pending: true });
-    expect(waiting.nextAttemptAt!).toBeGreaterThanOrEqual(before + 120_000);
-    expect(await deliverNow("clerk", userId)).toMatchObject({ delivery: "delivered", attempts: 0 });
-  });
-
   it("coalesces the updates that piled up during an outage into one write of the newest state", async () => {
     const userId = uniqueId("coalesce");
     await postClerk(clerkAt("user.created", userId, at("2026-02-01T10:00:00Z"), "V0"));
@@ -194,23 +185,30 @@ describe("delivery guarantees", () => {
     expect(status!.lastError).toMatch(/^gave up after \d+ attempts: orq.ai answered 500$/);
     await clearFaults(userId);
   });
+  // A 429 with Retry-After and a rejected key pause the whole workspace: test/workspace/workspace.test.ts.
+});
 
-  it("a rejected orq.ai API key keeps the event, retries and shows on /health until fixed", async () => {
-    const userId = uniqueId("authfail");
-    await addFaults({ externalIdPrefix: userId, faults: [{ status: 401 }] });
-    await postClerk(clerkEvent("user.created", userId));
-    await waitForState("clerk", userId, (s) => s.delivery === "retrying" && s.lastStatus === 401);
-    // Auth failures never give up, however long they last.
-    await ageFailure("clerk", userId, RETRY_WINDOW_MS * 2);
-    expect(await deliverNow("clerk", userId, 1)).toMatchObject({ delivery: "retrying" });
-
-    const health = await (await callBridge("/health")).json<{ status: string; orq: { auth: string; reason: string } }>();
-    expect(health).toMatchObject({ status: "degraded", orq: { auth: "failing" } });
-    expect(health.orq.reason).toMatch(/ORQ_API_KEY/);
-
-    await clearFaults(userId);
-    expect(await deliverNow("clerk", userId)).toMatchObject({ delivery: "delivered" });
-    const recovered = await (await callBridge("/health")).json<{ orq: { auth: string } }>();
-    expect(recovered.orq.auth).toBe("ok");
+describe("upgrade from the previous version", () => {
+  it("an identity stored by the previous version (rowid seen_events, a pending change) is delivered through the scheduler and still dedupes its old events", async () => {
+    const userId = uniqueId("upgrade");
+    const payload = clerkEvent("user.created", userId);
+    const stub = env.IDENTITY_SYNC.getByName(`clerk:${userId}`);
+    // The tables exactly as the previous release created them, with what it stored for one event.
+    await runInDurableObject(stub, (_instance, state) => {
+      const sql = state.storage.sql;
+      sql.exec("DROP TABLE seen_events");
+      sql.exec("CREATE TABLE seen_events (event_id TEXT PRIMARY KEY, seen_at INTEGER NOT NULL)");
+      sql.exec("INSERT INTO seen_events (event_id, seen_at) VALUES (?, ?)", `msg_old_${userId}`, Date.now());
+      sql.exec(
+        `INSERT INTO state (id, provider, user_id, external_id, event_id, event_type, occurred_at, desired, version, delivery, updated_at)
+         VALUES (1, 'clerk', ?, ?, ?, 'created', ?, ?, 1, 'pending', ?)`,
+        userId, userId, `msg_old_${userId}`, payload.data.updated_at,
+        JSON.stringify({ kind: "present", identity: { external_id: userId, display_name: "Stored Before" } }), Date.now(),
+      );
+    });
+    expect(await deliverNow("clerk", userId)).toMatchObject({ delivery: "delivered", pending: false });
+    expect(await orqIdentity(userId)).toMatchObject({ display_name: "Stored Before" });
+    // The provider retrying the event the old version stored is still a duplicate.
+    expect(await (await postClerk(payload, { id: `msg_old_${userId}` })).json()).toMatchObject({ status: "duplicate" });
   });
 });

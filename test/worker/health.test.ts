@@ -12,12 +12,14 @@ describe("GET /health", () => {
       version: expect.stringMatching(/^\d+\.\d+\.\d+/),
       providers: { clerk: "configured", auth0: "configured" },
       orq: { api_key: "set" },
-      deliveries: {
-        retrying: expect.any(Number),
-        failed: expect.any(Number),
+      deliveries: { retrying: expect.any(Number), failed: expect.any(Number) },
+      scheduler: {
+        state: expect.stringMatching(/^(flowing|rate_limited|outage|key_rejected)$/),
+        pace_per_minute: null,
+        pace_source: null,
         in_flight: expect.any(Number),
-        waiting_for_slot: expect.any(Number),
         max_concurrency: 10,
+        backlog: expect.any(Number),
       },
       problems: [],
     });

