@@ -2,15 +2,22 @@
  * Runs the local orq.ai identities emulator: point the bridge's ORQ base URL at the printed address.
  *
  *   npx tsx scripts/emulator.ts [--port 8788] [--host 127.0.0.1] [--fault-rate 0.3] [--api-key KEY]... [--quiet]
+ *                               [--rate-limit 100/min] [--rate-limit-mode rolling|bucket] [--rate-limit-headers always|on429|never]
+ *                               [--outage-after 30s] [--outage-for 45s] [--outage-mode 503|drop|hang]
  *
  * --fault-rate R installs one rule for every request: with probability R, answer 500, 502, 503, 429 (Retry-After: 1),
  * hang, or drop the socket (in that order, cycling), so the bridge's retries can be watched under chaos.
+ * --rate-limit sets the workspace rate limit (see WorkspaceSettings in emulator/orq-emulator.ts); --outage-after
+ * starts an outage that long after the start (default: at once when --outage-for is given), --outage-for ends it
+ * after that long (default: it lasts until switched off via PUT /__emulator/workspace {"outage": null}).
  */
-import { startOrqEmulator, type FaultRule } from "../emulator/orq-emulator";
+import { startOrqEmulator, type FaultRule, type OutageMode, type RateLimitHeaders, type RateLimitMode } from "../emulator/orq-emulator";
 import { parseCommandLine, usageError } from "./lib/cli";
+import { parseDurationMs, parseRatePerMinute } from "./lib/scenario-units";
 
 const USAGE =
-  "Usage: npx tsx scripts/emulator.ts [--port 8788] [--host 127.0.0.1] [--fault-rate 0..1] [--api-key KEY]... [--quiet]";
+  "Usage: npx tsx scripts/emulator.ts [--port 8788] [--host 127.0.0.1] [--fault-rate 0..1] [--api-key KEY]... [--quiet] " +
+  "[--rate-limit N/min] [--rate-limit-mode rolling|bucket] [--rate-limit-headers always|on429|never] [--outage-after 30s] [--outage-for 45s] [--outage-mode 503|drop|hang]";
 
 interface CliOptions {
   port: number;
@@ -18,6 +25,8 @@ interface CliOptions {
   faultRate?: number;
   apiKeys?: string[];
   quiet: boolean;
+  rateLimit?: { perMinute: number; mode: RateLimitMode; headers: RateLimitHeaders };
+  outage?: { afterMs: number; forMs?: number; mode: OutageMode };
 }
 
 const fail = (message: string): never => usageError(USAGE, message);
@@ -38,6 +47,12 @@ function parseCli(argv: string[]): CliOptions {
       "fault-rate": { type: "string" },
       "api-key": { type: "string", multiple: true },
       quiet: { type: "boolean", default: false },
+      "rate-limit": { type: "string" },
+      "rate-limit-mode": { type: "string", default: "rolling" },
+      "rate-limit-headers": { type: "string", default: "always" },
+      "outage-after": { type: "string" },
+      "outage-for": { type: "string" },
+      "outage-mode": { type: "string", default: "503" },
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -46,6 +61,19 @@ function parseCli(argv: string[]): CliOptions {
   const options: CliOptions = { port, host: values.host, quiet: values.quiet };
   if (values["fault-rate"] !== undefined) options.faultRate = parseNumber(values["fault-rate"], "fault-rate", 0, 1);
   if (values["api-key"]?.length) options.apiKeys = values["api-key"];
+  if (values["rate-limit"] !== undefined) {
+    const perMinute = parseRatePerMinute(values["rate-limit"]) ?? fail("--rate-limit must be like 100/min or 5/s");
+    if (!["rolling", "bucket"].includes(values["rate-limit-mode"])) fail("--rate-limit-mode must be rolling or bucket");
+    if (!["always", "on429", "never"].includes(values["rate-limit-headers"])) fail("--rate-limit-headers must be always, on429 or never");
+    options.rateLimit = { perMinute, mode: values["rate-limit-mode"] as RateLimitMode, headers: values["rate-limit-headers"] as RateLimitHeaders };
+  }
+  if (values["outage-after"] !== undefined || values["outage-for"] !== undefined) {
+    const duration = (raw: string | undefined, name: string) =>
+      raw === undefined ? undefined : (parseDurationMs(raw) ?? fail(`--${name} must be a duration like 45s`));
+    if (!["503", "drop", "hang"].includes(values["outage-mode"])) fail("--outage-mode must be 503, drop or hang");
+    const forMs = duration(values["outage-for"], "outage-for");
+    options.outage = { afterMs: duration(values["outage-after"], "outage-after") ?? 0, ...(forMs !== undefined && { forMs }), mode: values["outage-mode"] as OutageMode };
+  }
   return options;
 }
 
@@ -65,11 +93,28 @@ async function main(): Promise<void> {
     ...(options.apiKeys ? { apiKeys: options.apiKeys } : {}),
   });
   if (options.faultRate !== undefined) emulator.setFaults([chaosRule(options.faultRate)]);
+  const { rateLimit, outage } = options;
+  if (rateLimit) emulator.setWorkspace({ rateLimitPerMinute: rateLimit.perMinute, rateLimitMode: rateLimit.mode, rateLimitHeaders: rateLimit.headers });
+  if (outage) {
+    // unref: a pending switch never keeps the process alive after Ctrl-C closed the emulator.
+    setTimeout(() => {
+      emulator.setWorkspace({ outage: outage.mode });
+      console.log(`outage: every /v2 call now fails (${outage.mode})${outage.forMs === undefined ? "" : ` for ${outage.forMs / 1000} s`}`);
+      if (outage.forMs === undefined) return;
+      setTimeout(() => {
+        const calls = emulator.workspace().lastOutage?.calls ?? 0;
+        emulator.setWorkspace({ outage: null });
+        console.log(`outage over: ${calls} calls arrived during it`);
+      }, outage.forMs).unref();
+    }, outage.afterMs).unref();
+  }
 
   console.log(`orq.ai emulator listening on ${emulator.url}`);
   console.log(`  API:     ${emulator.url}/v2/identities (Authorization: Bearer ${options.apiKeys ? "<--api-key>" : "<any>"})`);
-  console.log(`  control: ${emulator.url}/__emulator/{identities,requests,faults,stats,reset}`);
+  console.log(`  control: ${emulator.url}/__emulator/{identities,requests,faults,stats,workspace,reset}`);
   if (options.faultRate !== undefined) console.log(`  chaos:   fault rate ${options.faultRate}`);
+  if (rateLimit) console.log(`  limit:   ${rateLimit.perMinute} calls/min (${rateLimit.mode}, X-RateLimit-* ${rateLimit.headers})`);
+  if (outage) console.log(`  outage:  ${outage.mode} from ${outage.afterMs / 1000} s after the start${outage.forMs === undefined ? "" : ` for ${outage.forMs / 1000} s`}`);
 
   // `once`: a second Ctrl-C falls back to the default handler and kills the process if closing ever stalls.
   const shutdown = (signal: NodeJS.Signals) => {
