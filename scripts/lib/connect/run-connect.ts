@@ -1,0 +1,162 @@
+/**
+ * `npm run connect`: register the bridge with a provider, store the secret, then check it end to
+ * end. Providers without a management API for webhooks (Clerk, Stack Auth) get the dashboard steps.
+ */
+import { SAMPLE_PROVIDERS, parseDevVars, readDevVarsFile } from "../sample-webhooks";
+import { checkEndToEnd, describeError, formatResult, type CheckResult } from "../doctor/doctor-checks";
+import { resolveDoctorSettings } from "../doctor/doctor-settings";
+import { existsSync, readFileSync } from "node:fs";
+import { generateSecret, type Connector, type ConnectContext } from "./connector";
+import { ManagementApi, ManagementApiError, SecretMask, type Json } from "./management-api";
+import { CONNECTORS, DASHBOARD_ONLY } from "./providers";
+import { wranglerSecretPut, writeDevVar } from "./secret-store";
+
+export interface ConnectOptions {
+  provider: string;
+  bridgeUrl: string;
+  dryRun: boolean;
+  remove: boolean;
+  local: boolean;
+  logStream: boolean;
+  showSecret: boolean;
+  /** Skip the end-to-end check after registering. */
+  check: boolean;
+  /** With `local`: the dotenv file to write (default: the project's .dev.vars). */
+  devVarsFile: string;
+  env: NodeJS.ProcessEnv;
+  print(line: string): void;
+  fetch?: typeof fetch;
+}
+
+/** 0 done (and checked), 1 a step or the check failed, 2 not started (unknown provider, missing credentials). */
+export async function runConnect(options: ConnectOptions): Promise<number> {
+  const bridgeUrl = options.bridgeUrl.replace(/\/+$/, "");
+  const { print } = options;
+  if (options.provider in DASHBOARD_ONLY) return printDashboardSteps(options.provider as keyof typeof DASHBOARD_ONLY, bridgeUrl, options);
+  const connector = options.provider === "auth0" && options.logStream ? CONNECTORS["auth0-logs"] : CONNECTORS[options.provider];
+  if (!connector) {
+    print(`connect: unknown provider "${options.provider}"`);
+    return 2;
+  }
+  const webhookUrl = `${bridgeUrl}${SAMPLE_PROVIDERS[connector.route].route}`;
+  const mask = new SecretMask();
+  let api: ManagementApi | { problem: string };
+  try {
+    api = await connector.client(options.env, { dryRun: options.dryRun, mask, print, ...(options.fetch && { fetch: options.fetch }) });
+  } catch (error) {
+    print(`✗ ${connector.name}: ${error instanceof ManagementApiError ? error.message : describeError(error)}`);
+    return error instanceof ManagementApiError && (error.status === 401 || error.status === 403) ? 2 : 1;
+  }
+  if (!(api instanceof ManagementApi)) {
+    print(`connect ${connector.name}: not started: ${api.problem}`);
+    return 2;
+  }
+  const devVars = options.local ? readDevVars(options.devVarsFile) : {};
+  const bridgeSecret = () => {
+    const binding = connector.secretBinding ?? "";
+    const known = options.env[binding]?.trim() ? "environment" : devVars[binding]?.trim() ? options.devVarsFile : undefined;
+    const secret = known === "environment" ? options.env[binding]!.trim() : known ? devVars[binding]!.trim() : generateSecret();
+    mask.add(secret);
+    print(known ? `  keeping the bridge's ${binding} (from ${known})` : `  generated a new ${binding} (32 random bytes)`);
+    return secret;
+  };
+  const context: ConnectContext = { api, webhookUrl, dryRun: options.dryRun, mask, print, bridgeSecret };
+  print(`connect ${connector.name} → ${webhookUrl}${options.dryRun ? " (dry run: nothing is changed)" : ""}`);
+
+  try {
+    if (options.remove) {
+      const removed = await connector.remove(context);
+      print(removed.length === 0 ? `✓ no ${connector.name} webhook points at ${webhookUrl}` : `✓ ${options.dryRun ? "would remove" : "removed"} ${removed.join(", ")}`);
+      return 0;
+    }
+    const registration = await connector.register(context);
+    const verb = options.dryRun ? `would be ${registration.action}` : registration.action;
+    print(`✓ webhook ${registration.id} ${verb}: ${connector.events.join(", ")}`);
+    for (const note of registration.notes ?? []) print(`✓ ${note}`);
+
+    const secret = registration.secret;
+    if (secret && connector.secretBinding) {
+      mask.add(secret);
+      const stored = await storeSecret(connector.secretBinding, secret, options);
+      print(stored.line);
+      if (!stored.ok) return 1;
+      if (options.showSecret) print(`${connector.secretBinding}=${secret}`);
+    }
+    if (options.dryRun) return 0;
+
+    const results: CheckResult[] = [];
+    const report = (result: CheckResult) => {
+      results.push(result);
+      print(formatResult(result));
+    };
+    if (connector.sendTest) {
+      const test = await connector.sendTest(context, registration);
+      report({ ok: test.ok, title: `${connector.name} test event`, found: test.found, fix: "see the bridge's logs and GET /health" });
+    }
+    if (options.check) await endToEnd(connector, bridgeUrl, secret, options, options.local ? { path: ".dev.vars", vars: readDevVars(options.devVarsFile) } : readDevVarsFile(), report);
+    return results.every((result) => result.ok) ? 0 : 1;
+  } catch (error) {
+    print(`✗ ${error instanceof ManagementApiError ? error.message : describeError(error)}`);
+    if (error instanceof ManagementApiError && error.status === 403) print("    fix: give the credentials the scopes listed in `npm run connect -- --help`");
+    return 1;
+  }
+}
+
+async function storeSecret(binding: string, secret: string, options: ConnectOptions): Promise<{ ok: boolean; line: string }> {
+  if (options.dryRun) return { ok: true, line: `  would store ${binding}=•••• ${options.local ? `in ${options.devVarsFile}` : "with `wrangler secret put`"}` };
+  if (options.local) {
+    writeDevVar(options.devVarsFile, binding, secret);
+    return { ok: true, line: `✓ ${binding} stored in ${options.devVarsFile} (restart \`npm run dev\` if it is running)` };
+  }
+  const put = await wranglerSecretPut(binding, secret, options.env);
+  return put.ok ? { ok: true, line: `✓ ${binding} stored with \`wrangler secret put ${binding}\`` } : { ok: false, line: `✗ could not store ${binding}: ${put.problem}\n    fix: run \`npx wrangler login\`, then connect again` };
+}
+
+/** The doctor's end-to-end check with the secret just stored (needs ORQ_API_KEY to read orq.ai). */
+async function endToEnd(
+  connector: Connector,
+  bridgeUrl: string,
+  secret: string | undefined,
+  options: ConnectOptions,
+  file: { path: string; vars: Record<string, string> } | undefined,
+  report: (result: CheckResult) => void,
+): Promise<void> {
+  const env = { ...options.env, ...(secret && connector.secretBinding && { [connector.secretBinding]: secret }) };
+  const settings = resolveDoctorSettings(bridgeUrl, connector.route, env, file);
+  if (!settings.orqKey.value) {
+    report({ ok: true, skipped: true, title: "end-to-end check", found: "skipped: set ORQ_API_KEY to have a test user sent through the bridge (or run `npm run doctor` later)" });
+    return;
+  }
+  await checkEndToEnd(settings, { onResult: report, ...(options.fetch && { fetch: options.fetch }) });
+}
+
+function printDashboardSteps(provider: keyof typeof DASHBOARD_ONLY, bridgeUrl: string, options: ConnectOptions): Promise<number> | number {
+  const { print } = options;
+  const steps = DASHBOARD_ONLY[provider];
+  const url = `${bridgeUrl}${SAMPLE_PROVIDERS[provider].route}`;
+  print(`${steps.title} has no API to register webhooks; in its dashboard:`);
+  steps.steps(url).forEach((step, index) => print(`  ${index + 1}. ${step}`));
+  if (provider !== "clerk" || !options.env.CLERK_SECRET_KEY?.trim()) return 0;
+  return clerkPortalLink(options);
+}
+
+/** Clerk's one-time link to its webhook portal (Backend API `POST /v1/webhooks/svix_url`). */
+async function clerkPortalLink(options: ConnectOptions): Promise<number> {
+  const mask = new SecretMask();
+  const key = options.env.CLERK_SECRET_KEY?.trim() ?? "";
+  mask.add(key);
+  const baseUrl = (options.env.CLERK_API_URL?.trim() || "https://api.clerk.com").replace(/\/+$/, "");
+  const api = new ManagementApi({ label: "Clerk", baseUrl, headers: { authorization: `Bearer ${key}` }, dryRun: options.dryRun, mask, print: options.print, ...(options.fetch && { fetch: options.fetch }) });
+  try {
+    const answer = await api.write<Json>("POST", "/v1/webhooks/svix_url");
+    if (answer?.svix_url) options.print(`✓ one-time link to Clerk's webhook portal (step 1 without the dashboard): ${answer.svix_url}`);
+    return 0;
+  } catch (error) {
+    options.print(`✗ ${error instanceof Error ? error.message : String(error)}`);
+    return 1;
+  }
+}
+
+function readDevVars(file: string): Record<string, string> {
+  return existsSync(file) ? parseDevVars(readFileSync(file, "utf8")) : {};
+}
