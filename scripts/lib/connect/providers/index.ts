@@ -1,10 +1,14 @@
 /** Every provider `npm run connect` knows: by management API, or by dashboard steps. */
 import type { Connector } from "../connector";
 import { auth0EventStreams, auth0LogStreams } from "./auth0";
+import { logto } from "./logto";
+import { workos } from "./workos";
 
 export const CONNECTORS: Record<string, Connector> = {
   auth0: auth0EventStreams,
   "auth0-logs": auth0LogStreams,
+  workos,
+  logto,
 };
 
 /** Providers with no documented API to register a webhook endpoint (../shared/reference/PROVIDER-APIS.md §7, §8). */
