@@ -6,6 +6,8 @@
  * registered URL and keeps the bridge's answers. Node-only.
  */
 import { randomBytes } from "node:crypto";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import * as z from "zod";
 import { buildSampleRequest, sendSampleRequest, type SampleEvent, type SampleProviderName } from "../../scripts/lib/sample-webhooks";
 import { bearerToken, jsonBody, type FakeReply, type FakeRequest } from "./fake-http";
@@ -71,4 +73,38 @@ export function json(status: number, body?: unknown, headers?: Record<string, st
 
 export function fakeId(prefix: string): string {
   return `${prefix}${randomBytes(8).toString("hex")}`;
+}
+
+export interface AsyncFakeServer {
+  url: string;
+  requests(): Array<{ method: string; path: string; query: Record<string, string>; status: number }>;
+  close(): Promise<void>;
+}
+
+/**
+ * For fakes whose answer waits on a call of their own (Okta's verify, which makes the one-time
+ * challenge GET to the webhook before it answers): the handler is async. Same request shape as fake-http.
+ */
+export async function startAsyncFakeServer(handle: (request: FakeRequest) => Promise<FakeReply>): Promise<AsyncFakeServer> {
+  const log: Array<{ method: string; path: string; query: Record<string, string>; status: number }> = [];
+  const server = createServer(async (req, res) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const url = new URL(req.url ?? "/", "http://fake.invalid");
+    const request: FakeRequest = { method: req.method ?? "GET", path: url.pathname, query: url.searchParams, headers: req.headers, body: Buffer.concat(chunks).toString("utf8") };
+    const reply = await handle(request).catch((error: Error): FakeReply => ({ status: 500, body: { error: `fake internal error: ${error.message}` } }));
+    log.push({ method: request.method, path: request.path, query: Object.fromEntries(url.searchParams), status: reply.status });
+    res.writeHead(reply.status, { ...(reply.body !== undefined && { "content-type": "application/json" }), ...reply.headers });
+    res.end(reply.body === undefined ? undefined : JSON.stringify(reply.body));
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    requests: () => log.map((entry) => ({ ...entry })),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
 }

@@ -53,6 +53,11 @@ export interface Connector {
   client(env: NodeJS.ProcessEnv, options: { dryRun: boolean; mask: SecretMask; print(line: string): void; fetch?: typeof fetch }): Promise<ManagementApi | { problem: string }>;
   /** Finds the bridge's webhook by URL: updates it, or creates one. */
   register(context: ConnectContext): Promise<Registration>;
+  /**
+   * Steps that need the bridge to hold the secret already (Okta's verify handshake): run after it
+   * is stored. Returns one line per step done; throws when one fails.
+   */
+  activate?(context: ConnectContext, registration: Registration): Promise<string[]>;
   /** Deletes every webhook pointing at the URL; returns their ids. */
   remove(context: ConnectContext): Promise<string[]>;
   /** Asks the provider to send its own test event to the webhook, where it has such a call. */

@@ -82,6 +82,10 @@ export async function runConnect(options: ConnectOptions): Promise<number> {
       if (!stored.ok) return 1;
       if (options.showSecret) print(`${connector.secretBinding}=${secret}`);
     }
+    if (connector.activate) {
+      const steps = await connector.activate(context, registration);
+      for (const step of steps) print(`✓ ${step}`);
+    }
     if (options.dryRun) return 0;
 
     const results: CheckResult[] = [];

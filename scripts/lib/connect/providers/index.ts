@@ -2,6 +2,7 @@
 import type { Connector } from "../connector";
 import { auth0EventStreams, auth0LogStreams } from "./auth0";
 import { logto } from "./logto";
+import { okta } from "./okta";
 import { workos } from "./workos";
 
 export const CONNECTORS: Record<string, Connector> = {
@@ -9,6 +10,7 @@ export const CONNECTORS: Record<string, Connector> = {
   "auth0-logs": auth0LogStreams,
   workos,
   logto,
+  okta,
 };
 
 /** Providers with no documented API to register a webhook endpoint (../shared/reference/PROVIDER-APIS.md §7, §8). */

@@ -1,0 +1,92 @@
+/**
+ * Okta: an Event Hook (`/api/v1/eventHooks`). Okta does not sign: it sends the header the bridge
+ * chooses (`Authorization: <OKTA_WEBHOOK_SECRET>`). A hook receives events only once verified:
+ * `POST …/lifecycle/verify` makes Okta send the one-time challenge GET, which the bridge answers —
+ * so it runs after the secret is stored. Deleting needs a deactivation first.
+ */
+import { baseUrlFrom, envValue, ManagementApi, ManagementApiError, type Json } from "../management-api";
+import type { Connector, ConnectContext } from "../connector";
+
+interface EventHook {
+  id: string;
+  status?: string;
+  verificationStatus?: string;
+  channel?: { config?: { uri?: string } };
+}
+
+/** A freshly stored Worker secret takes a moment to reach every edge location. */
+const VERIFY_ATTEMPTS = 3;
+const VERIFY_RETRY_MS = 3_000;
+
+function matching(hooks: EventHook[], url: string): EventHook[] {
+  return hooks.filter((hook) => hook.channel?.config?.uri === url);
+}
+
+export const okta: Connector = {
+  name: "okta",
+  route: "okta",
+  secretBinding: "OKTA_WEBHOOK_SECRET",
+  events: ["user.lifecycle.create", "user.account.update_profile", "user.lifecycle.delete.initiated"],
+  envHelp: [
+    "OKTA_DOMAIN               your Okta domain, e.g. acme.okta.com",
+    "OKTA_API_TOKEN            an API token of a super admin (sent as SSWS), or instead:",
+    "OKTA_ACCESS_TOKEN         an OAuth 2.0 service-app token with okta.eventHooks.manage and okta.eventHooks.read",
+    "OKTA_BASE_URL             default https://<OKTA_DOMAIN>",
+  ],
+
+  async client(env, options) {
+    const domain = envValue(env, "OKTA_DOMAIN")?.replace(/^https?:\/\//, "").replace(/\/+$/, "");
+    if (!domain) return { problem: "OKTA_DOMAIN is not set (e.g. acme.okta.com)" };
+    const baseUrl = baseUrlFrom(env, "OKTA_BASE_URL", `https://${domain}`);
+    if (!baseUrl) return { problem: "OKTA_BASE_URL must be an http(s) URL" };
+    const apiToken = envValue(env, "OKTA_API_TOKEN");
+    const accessToken = envValue(env, "OKTA_ACCESS_TOKEN");
+    if (!apiToken && !accessToken) return { problem: "set OKTA_API_TOKEN (SSWS) or OKTA_ACCESS_TOKEN (OAuth 2.0, okta.eventHooks.manage)" };
+    options.mask.add(apiToken ?? accessToken);
+    const authorization = apiToken ? `SSWS ${apiToken}` : `Bearer ${accessToken}`;
+    return new ManagementApi({ label: "Okta", baseUrl, headers: { authorization }, dryRun: options.dryRun, mask: options.mask, print: options.print, ...(options.fetch && { fetch: options.fetch }) });
+  },
+
+  async register(context) {
+    const [existing] = matching(await context.api.read<EventHook[]>("GET", "/api/v1/eventHooks"), context.webhookUrl);
+    const secret = context.bridgeSecret();
+    const body = {
+      name: "orq-identity-bridge",
+      events: { type: "EVENT_TYPE", items: [...this.events] },
+      channel: { type: "HTTP", version: "1.0.0", config: { uri: context.webhookUrl, authScheme: { type: "HEADER", key: "Authorization", value: secret } } },
+    };
+    if (existing) {
+      await context.api.write("PUT", `/api/v1/eventHooks/${encodeURIComponent(existing.id)}`, body);
+      if (existing.status !== "ACTIVE") await context.api.write("POST", `/api/v1/eventHooks/${encodeURIComponent(existing.id)}/lifecycle/activate`);
+      return { id: existing.id, action: "updated", secret };
+    }
+    const created = await context.api.write<EventHook>("POST", "/api/v1/eventHooks", body);
+    return { id: created?.id ?? "(new)", action: "created", secret };
+  },
+
+  async activate(context, registration) {
+    const path = `/api/v1/eventHooks/${encodeURIComponent(registration.id)}/lifecycle/verify`;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const answer = await context.api.write<Json>("POST", path);
+        return [`Okta verified the hook (its challenge GET was answered by the bridge)${answer?.verificationStatus ? `: ${answer.verificationStatus}` : ""}`];
+      } catch (error) {
+        if (!(error instanceof ManagementApiError) || error.status !== 400 || attempt >= VERIFY_ATTEMPTS) {
+          throw new ManagementApiError(`${(error as Error).message} — Okta's challenge GET was not answered with the new secret: is the bridge running with OKTA_WEBHOOK_SECRET set (with --local: restart \`npm run dev\`)? Then run connect again`, (error as ManagementApiError).status);
+        }
+        context.print(`  Okta could not verify yet (attempt ${attempt} of ${VERIFY_ATTEMPTS}); retrying in ${VERIFY_RETRY_MS / 1000} s`);
+        await new Promise((resolve) => setTimeout(resolve, VERIFY_RETRY_MS));
+      }
+    }
+  },
+
+  async remove(context: ConnectContext) {
+    const hooks = matching(await context.api.read<EventHook[]>("GET", "/api/v1/eventHooks"), context.webhookUrl);
+    for (const hook of hooks) {
+      // "You can only delete event hooks with a status of INACTIVE."
+      if (hook.status !== "INACTIVE") await context.api.write("POST", `/api/v1/eventHooks/${encodeURIComponent(hook.id)}/lifecycle/deactivate`);
+      await context.api.write("DELETE", `/api/v1/eventHooks/${encodeURIComponent(hook.id)}`);
+    }
+    return hooks.map((hook) => hook.id);
+  },
+};

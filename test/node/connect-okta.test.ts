@@ -1,0 +1,85 @@
+/**
+ * `npm run connect -- okta` against a strict fake of Okta's Event Hooks API, whose verify call
+ * makes the real challenge GET to the bridge under `wrangler dev`.
+ */
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, inject, it } from "vitest";
+import { parseDevVars } from "../../scripts/lib/sample-webhooks";
+import { DEV_SECRETS } from "../../scripts/lib/sign/dev-secrets";
+import { startFakeOktaApi, type FakeOktaApi } from "../support/fake-okta-api";
+import { uniqueId, waitForIdentity } from "./dev-server";
+import { runScript } from "./doctor-harness";
+
+const bridgeUrl = inject("bridgeUrl");
+const orqUrl = inject("orqUrl");
+const webhookUrl = `${bridgeUrl}/webhooks/okta`;
+
+let fake: FakeOktaApi | undefined;
+afterEach(async () => {
+  await fake?.close();
+  fake = undefined;
+});
+
+function tempDevVars(): string {
+  return join(mkdtempSync(join(tmpdir(), "connect-okta-")), ".dev.vars");
+}
+
+describe("npm run connect -- okta", () => {
+  it("end to end: creates the hook with the handled events, Okta verifies it against the bridge, and its signed delivery lands in orq.ai; a re-run updates the same hook", async () => {
+    fake = await startFakeOktaApi({ allowHttpLoopback: true });
+    const env = { OKTA_DOMAIN: "fake.okta.com", OKTA_BASE_URL: fake.url, OKTA_API_TOKEN: fake.apiToken, OKTA_WEBHOOK_SECRET: DEV_SECRETS.OKTA_WEBHOOK_SECRET, ORQ_API_URL: orqUrl, ORQ_API_KEY: DEV_SECRETS.ORQ_API_KEY };
+    const devVars = tempDevVars();
+
+    const run = await runScript("connect", ["okta", "--url", bridgeUrl, "--local", "--dev-vars", devVars], env);
+
+    expect(run.code, run.stdout + run.stderr).toBe(0);
+    expect(fake.hooks).toHaveLength(1);
+    expect(fake.hooks[0]).toMatchObject({
+      status: "ACTIVE",
+      verificationStatus: "VERIFIED",
+      events: { type: "EVENT_TYPE", items: ["user.lifecycle.create", "user.account.update_profile", "user.lifecycle.delete.initiated"] },
+      channel: { config: { uri: webhookUrl, authScheme: { type: "HEADER", key: "Authorization", value: DEV_SECRETS.OKTA_WEBHOOK_SECRET } } },
+    });
+    expect(run.stdout).toContain("✓ Okta verified the hook");
+    expect(run.stdout).not.toContain(DEV_SECRETS.OKTA_WEBHOOK_SECRET);
+    expect(parseDevVars(readFileSync(devVars, "utf8")).OKTA_WEBHOOK_SECRET).toBe(DEV_SECRETS.OKTA_WEBHOOK_SECRET);
+    const userId = uniqueId("00uconnect");
+    const [sent] = await fake.deliver("user.created", userId);
+    expect(sent).toMatchObject({ status: 200 });
+    expect(await waitForIdentity(orqUrl, userId)).toMatchObject({ tags: expect.arrayContaining(["okta"]) });
+
+    const again = await runScript("connect", ["okta", "--url", bridgeUrl, "--local", "--dev-vars", devVars, "--no-check"], env);
+    expect(again.code, again.stdout).toBe(0);
+    expect(again.stdout).toContain(`✓ webhook ${fake.hooks[0]!.id} updated`);
+    expect(fake.hooks).toHaveLength(1);
+  });
+
+  it("a secret the bridge does not have fails Okta's verification, says how to fix it, exit 1", async () => {
+    fake = await startFakeOktaApi({ allowHttpLoopback: true });
+    const run = await runScript("connect", ["okta", "--url", bridgeUrl, "--local", "--dev-vars", tempDevVars(), "--no-check"], { OKTA_DOMAIN: "fake.okta.com", OKTA_BASE_URL: fake.url, OKTA_API_TOKEN: fake.apiToken });
+
+    expect(run.code).toBe(1);
+    expect(run.stdout).toContain("Okta could not verify yet (attempt 1 of 3)");
+    expect(run.stdout).toMatch(/✗ Okta POST \/api\/v1\/eventHooks\/who[0-9a-f]+\/lifecycle\/verify answered 400: Api validation failed: Verification failed — Okta's challenge GET was not answered with the new secret/);
+    expect(fake.hooks[0]?.verificationStatus).toBe("UNVERIFIED");
+  }, 30_000);
+
+  it("--remove deactivates, then deletes; a token with only okta.eventHooks.read cannot create", async () => {
+    fake = await startFakeOktaApi({ allowHttpLoopback: true });
+    const base = { OKTA_DOMAIN: "fake.okta.com", OKTA_BASE_URL: fake.url };
+    const readOnly = await runScript("connect", ["okta", "--url", bridgeUrl, "--no-check"], { ...base, OKTA_ACCESS_TOKEN: fake.issueToken(["okta.eventHooks.read"]) });
+    expect(readOnly.code).toBe(1);
+    expect(readOnly.stdout).toContain("answered 403: You do not have permission to perform the requested action");
+    expect(fake.hooks).toEqual([]);
+
+    const env = { ...base, OKTA_API_TOKEN: fake.apiToken, OKTA_WEBHOOK_SECRET: DEV_SECRETS.OKTA_WEBHOOK_SECRET };
+    expect((await runScript("connect", ["okta", "--url", bridgeUrl, "--local", "--dev-vars", tempDevVars(), "--no-check"], env)).code).toBe(0);
+    const removed = await runScript("connect", ["okta", "--url", bridgeUrl, "--remove"], env);
+
+    expect(removed.code, removed.stdout).toBe(0);
+    expect(fake.hooks).toEqual([]);
+    expect(fake.requests().filter((request) => request.method !== "GET").slice(-2).map((request) => `${request.method} ${request.path.replace(/who[0-9a-f]+/, "{id}")}`)).toEqual(["POST /api/v1/eventHooks/{id}/lifecycle/deactivate", "DELETE /api/v1/eventHooks/{id}"]);
+  });
+});
