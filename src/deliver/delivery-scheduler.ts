@@ -157,6 +157,8 @@ export class DeliveryScheduler extends DurableObject<Env> {
   /** A limit learned from a 429 alone is an estimate: it lapses after LEARNED_429_TTL_MS, so a raised limit is found again. */
   private learned: { perMinute: number; source: "learned from headers" | "learned from 429"; at: number } | undefined;
   private pausedUntil = 0;
+  /** What orq.ai's latest answer said: calls it still allows, and when its window frees up. */
+  private told: { remaining: number; at: number; resetAt: number } | undefined;
   private nextProbeAt = 0;
   private lastSuccessAt = 0;
   private streak = { failures: 0, names: new Set<string>() };
@@ -302,9 +304,45 @@ export class DeliveryScheduler extends DurableObject<Env> {
   /** Whether the workspace may call at all now (pace and pauses; not concurrency). */
   private mayCallNow(now: number): boolean {
     if (this.mode === "outage" || this.mode === "key_rejected") return false;
-    if (this.pausedUntil > now) return false;
-    const limit = this.pace()?.perMinute;
-    return limit === undefined || this.sent.length + this.reserved.size < limit;
+    return this.pausedUntil <= now && this.room(now) > 0;
+  }
+
+  /**
+   * How many more calls the rate limit allows now. When orq.ai's last answer said how many it
+   * still allows (`X-RateLimit-Remaining`), that is the truth, less what was let out since; once
+   * its `X-RateLimit-Reset` has passed, at least one more (whose answer tells the next figure).
+   * Without fresh headers, the calls of the last minute against the pace. A configured ceiling
+   * always holds.
+   */
+  private room(now: number): number {
+    const ceiling = this.ceiling === undefined ? Number.POSITIVE_INFINITY : this.ceiling - this.sent.length;
+    const told = this.told;
+    let room: number;
+    if (told && now - told.at < WINDOW_MS) {
+      const reset = now >= told.resetAt;
+      const since = reset ? told.resetAt : told.at;
+      // Calls let out before that answer and still unanswered were not counted in it yet.
+      let unanswered = 0;
+      for (const permit of this.permits.values()) if (permit.grantedAt <= told.at) unanswered++;
+      room = (reset ? Math.max(1, told.remaining) : told.remaining) - this.sentSince(since) - (reset ? 0 : unanswered);
+    } else {
+      const limit = this.pace()?.perMinute;
+      room = limit === undefined ? Number.POSITIVE_INFINITY : limit - this.sent.length;
+    }
+    return Math.min(room, ceiling) - this.reserved.size;
+  }
+
+  /** When the rate limit will have room again (the window's oldest call leaving, or orq.ai's reset). */
+  private roomAt(now: number): number {
+    const told = this.told;
+    if (told && now - told.at < WINDOW_MS && told.resetAt > now) return told.resetAt;
+    return this.sent.length > 0 ? this.sent[0]! + WINDOW_MS + WINDOW_MARGIN_MS : now + 1_000;
+  }
+
+  private sentSince(at: number): number {
+    let count = 0;
+    for (let i = this.sent.length - 1; i >= 0 && this.sent[i]! > at; i--) count++;
+    return count;
   }
 
   private freeSlots(): number {
@@ -325,6 +363,9 @@ export class DeliveryScheduler extends DurableObject<Env> {
 
   private learnFromHeaders(rate: RateHeaders | undefined, now: number): void {
     if (!rate) return;
+    if (rate.remaining !== undefined) {
+      this.told = { remaining: rate.remaining, at: now, resetAt: now + (rate.resetMs ?? WINDOW_MS) };
+    }
     if (rate.limit !== undefined && rate.limit > 0 && rate.limit !== this.learned?.perMinute) {
       this.learned = { perMinute: rate.limit, source: "learned from headers", at: now };
       this.saveWorkspace();
@@ -382,10 +423,7 @@ export class DeliveryScheduler extends DurableObject<Env> {
     if (this.mode === "outage" || this.mode === "key_rejected") at = Math.max(now, this.nextProbeAt);
     else if (this.pausedUntil > now) at = this.pausedUntil;
     else {
-      const limit = this.pace()?.perMinute;
-      const windowFull = limit !== undefined && this.sent.length + this.reserved.size >= limit;
-      // The oldest call in the window leaves it at sent[0] + WINDOW_MS (+ margin).
-      at = windowFull && this.sent.length > 0 ? this.sent[0]! + WINDOW_MS + WINDOW_MARGIN_MS : now + 1_000;
+      at = this.room(now) <= 0 ? this.roomAt(now) : now + 1_000;
     }
     if (this.alarmAt === null || this.alarmAt > at || this.alarmAt < now) {
       this.alarmAt = at;
@@ -413,9 +451,7 @@ export class DeliveryScheduler extends DurableObject<Env> {
     } else if (!this.mayCallNow(now)) {
       wake = 0;
     } else {
-      const limit = this.pace()?.perMinute;
-      const windowRoom = limit === undefined ? Number.POSITIVE_INFINITY : limit - this.sent.length - this.reserved.size;
-      wake = Math.max(0, Math.min(WAKE_BATCH, this.freeSlots(), windowRoom));
+      wake = Math.max(0, Math.min(WAKE_BATCH, this.freeSlots(), this.room(now)));
       if (this.mode === "rate_limited") this.setMode("flowing", now, { reason: "rate limit window passed" });
     }
     if (wake > 0) {

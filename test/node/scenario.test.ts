@@ -38,20 +38,8 @@ afterAll(async () => {
   await bridge?.close();
 });
 
-it("a burst under a workspace rate limit drains within 1.15x the floor, with at most 5 % of calls refused", async () => {
-  const floorMs = ((RATE_SIGNUPS - RATE) / RATE) * 60_000;
-  const result: RateLimitResult = await runRateLimitScenario(
-    { bridge },
-    { kind: "rate-limit", ratePerMinute: RATE, mode: "bucket", signups: RATE_SIGNUPS, headers: "always", timeoutMs: floorMs * TARGETS.drainRatio + 3_000 },
-  );
-  console.log(formatTable([result]));
-  expect(result.non2xx, "every signup stored (2xx)").toBe(0);
-  expect(result.floorMs).toBe(floorMs);
-  expect.soft(result.refusedShare, `refused ${result.refused}/${result.calls}`).toBeLessThanOrEqual(TARGETS.refusedShare);
-  expect(result.drainMs, `${result.landed}/${result.signups} landed in time`).not.toBeNull();
-  expect(result.ratio).toBeLessThanOrEqual(TARGETS.drainRatio);
-}, 120_000);
-
+// The outage first: the rate-limit scenario leaves the bridge's scheduler with a learned pace and
+// a full window (as it should), which would hold back the next scenario's signups for a minute.
 it("during an outage the bridge sends at most 15 calls per 45 s, and the backlog lands within 15 s of recovery", async () => {
   const result: OutageResult = await runOutageScenario(
     { bridge },
@@ -63,4 +51,20 @@ it("during an outage the bridge sends at most 15 calls per 45 s, and the backlog
   expect.soft(result.callsDuringOutage, `calls during the ${OUTAGE_MS / 1000} s outage`).toBeLessThanOrEqual(result.callBudget);
   expect(result.landAfterRecoveryMs, `${result.landed}/${result.signups} landed in time`).not.toBeNull();
   expect(result.landAfterRecoveryMs).toBeLessThanOrEqual(TARGETS.landAfterRecoveryMs);
+}, 120_000);
+
+it("a burst under a workspace rate limit drains within 1.15x the floor, with at most 5 % of calls refused", async () => {
+  // The outage scenario's calls of the last minute count against the window too, so the floor
+  // is at least (N − R) ÷ R; the scenario computes it from what the window still allowed.
+  const minFloorMs = ((RATE_SIGNUPS - RATE) / RATE) * 60_000;
+  const result: RateLimitResult = await runRateLimitScenario(
+    { bridge },
+    { kind: "rate-limit", ratePerMinute: RATE, mode: "bucket", signups: RATE_SIGNUPS, headers: "always", timeoutMs: 75_000 },
+  );
+  console.log(formatTable([result]));
+  expect(result.non2xx, "every signup stored (2xx)").toBe(0);
+  expect(result.floorMs).toBeGreaterThanOrEqual(minFloorMs);
+  expect.soft(result.refusedShare, `refused ${result.refused}/${result.calls}`).toBeLessThanOrEqual(TARGETS.refusedShare);
+  expect(result.drainMs, `${result.landed}/${result.signups} landed in time`).not.toBeNull();
+  expect(result.ratio).toBeLessThanOrEqual(TARGETS.drainRatio);
 }, 120_000);
