@@ -105,8 +105,10 @@ describe("admin status page in Chromium", () => {
     await reloadUntil(page, async () => (await page.$(retryingRow)) !== null, "the retrying delivery to be listed");
     expect(await page.textContent(retryingRow)).toMatch(/retrying[\s\S]*503/);
     expect(Number(await page.textContent("[data-testid=retrying] .value"))).toBeGreaterThanOrEqual(1);
-    // The concurrency cap's tile: "<in flight> of <ORQ_MAX_CONCURRENCY>" (its default, 50).
-    expect(await page.textContent("[data-testid=orq-calls] .value")).toMatch(/^\d+ of 50$/);
+    // The delivery scheduler's tile: its state, and in the hint the pace, calls in flight of
+    // ORQ_MAX_CONCURRENCY (its default, 50) and the backlog.
+    expect(await page.textContent("[data-testid=orq-delivery] .value")).toMatch(/^(Flowing|Rate-limited|Paused: outage|Paused: key rejected)$/);
+    expect(await page.textContent("[data-testid=orq-delivery] .hint")).toMatch(/pace .+ · \d+ of 50 calls in flight · \d+ waiting/);
     expect(await page.textContent(`#recent tr[data-identity="clerk:${delivered}"]`)).toContain("delivered");
     mkdirSync(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: `${ARTIFACTS}status-page-failing.png`, fullPage: true });
