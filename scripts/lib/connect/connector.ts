@@ -20,6 +20,8 @@ export interface ConnectContext {
    * otherwise 32 new random bytes.
    */
   bridgeSecret(): string;
+  /** The bridge's secret when it is known here (the environment, or .dev.vars with --local); never generates. */
+  knownBridgeSecret(): string | undefined;
 }
 
 export interface Registration {

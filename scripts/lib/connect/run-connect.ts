@@ -52,15 +52,30 @@ export async function runConnect(options: ConnectOptions): Promise<number> {
     return 2;
   }
   const devVars = options.local ? readDevVars(options.devVarsFile) : {};
-  const bridgeSecret = () => {
+  const knownSecret = () => {
     const binding = connector.secretBinding ?? "";
-    const known = options.env[binding]?.trim() ? "environment" : devVars[binding]?.trim() ? options.devVarsFile : undefined;
-    const secret = known === "environment" ? options.env[binding]!.trim() : known ? devVars[binding]!.trim() : generateSecret();
+    const fromEnv = options.env[binding]?.trim();
+    if (fromEnv) return { value: fromEnv, source: "environment" };
+    const fromFile = devVars[binding]?.trim();
+    return fromFile ? { value: fromFile, source: options.devVarsFile } : undefined;
+  };
+  const knownBridgeSecret = () => {
+    const known = knownSecret();
+    if (known) {
+      mask.add(known.value);
+      print(`  keeping the bridge's ${connector.secretBinding} (from ${known.source})`);
+    }
+    return known?.value;
+  };
+  const bridgeSecret = () => {
+    const known = knownBridgeSecret();
+    if (known) return known;
+    const secret = generateSecret();
     mask.add(secret);
-    print(known ? `  keeping the bridge's ${binding} (from ${known})` : `  generated a new ${binding} (32 random bytes)`);
+    print(`  generated a new ${connector.secretBinding} (32 random bytes)`);
     return secret;
   };
-  const context: ConnectContext = { api, webhookUrl, dryRun: options.dryRun, mask, print, bridgeSecret };
+  const context: ConnectContext = { api, webhookUrl, dryRun: options.dryRun, mask, print, bridgeSecret, knownBridgeSecret };
   print(`connect ${connector.name} → ${webhookUrl}${options.dryRun ? " (dry run: nothing is changed)" : ""}`);
 
   try {

@@ -4,6 +4,7 @@ import { auth0EventStreams, auth0LogStreams } from "./auth0";
 import { logto } from "./logto";
 import { okta } from "./okta";
 import { workos } from "./workos";
+import { zitadel } from "./zitadel";
 
 export const CONNECTORS: Record<string, Connector> = {
   auth0: auth0EventStreams,
@@ -11,6 +12,7 @@ export const CONNECTORS: Record<string, Connector> = {
   workos,
   logto,
   okta,
+  zitadel,
 };
 
 /** Providers with no documented API to register a webhook endpoint (../shared/reference/PROVIDER-APIS.md §7, §8). */
