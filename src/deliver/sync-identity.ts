@@ -4,7 +4,8 @@ import { withoutField, withoutRefusableFields, type CreateIdentityRequest } from
 
 /** The newest state the bridge wants orq.ai to hold for one identity. */
 export type DesiredIdentity =
-  | { kind: "present"; identity: CreateIdentityRequest }
+  /** `partial`: made from an event carrying only changed fields; the identity's Durable Object merges it with what it knows. */
+  | { kind: "present"; identity: CreateIdentityRequest; partial?: true }
   /**
    * `onDelete`: `delete` removes the identity; `tag` keeps it and sets `tags` (which include
    * `deleted`); `ignore` leaves orq.ai alone (the bridge still keeps the tombstone for ordering).

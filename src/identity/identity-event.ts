@@ -32,6 +32,11 @@ export interface IdentityEvent {
   occurredAt: number;
   /** Present for created/updated. */
   profile?: IdentityProfile;
+  /**
+   * The event carries only the fields that changed (ZITADEL's change events, Auth0 log records):
+   * an absent field is unknown, not unset, and the rest of the known profile is kept.
+   */
+  partial?: true;
 }
 
 /** Ties on `occurredAt` are broken by type: a deletion beats an update, an update beats a creation. */

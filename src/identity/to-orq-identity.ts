@@ -76,7 +76,10 @@ function toMetadata(event: IdentityEvent, options: MappingOptions): Record<strin
 
 /** The state orq.ai should be in after `event`: the identity, or what a deletion means. */
 export function toDesiredIdentity(event: IdentityEvent, options: MappingOptions): DesiredIdentity {
-  if (event.type !== "deleted") return { kind: "present", identity: toOrqIdentity(event, options) };
+  if (event.type !== "deleted") {
+    const identity = toOrqIdentity(event, options);
+    return event.partial ? { kind: "present", identity, partial: true } : { kind: "present", identity };
+  }
   const externalId = toExternalId(event, options);
   if (options.onDelete === "tag") return { kind: "deleted", externalId, onDelete: "tag", tags: tagsFor(event.provider, options, DELETED_TAG) };
   return { kind: "deleted", externalId, onDelete: options.onDelete };

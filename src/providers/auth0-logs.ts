@@ -101,7 +101,8 @@ export const auth0Logs: WebhookProvider = {
       const signup = code === "ss" ? SignupDetails.safeParse(log.details) : undefined;
       const profile = signup?.success && signup.data.body ? toProfile(signup.data.body) : {};
       profile.email ??= login && EMAIL.test(login) ? login : undefined;
-      events.push({ provider: "auth0-logs", eventId, type, userId, occurredAt, profile });
+      // A username or email change (scu/sce) names only the new login: the rest of the profile is kept.
+      events.push({ provider: "auth0-logs", eventId, type, userId, occurredAt, profile, ...(type === "updated" && { partial: true as const }) });
     }
     if (events.length > 0) return { kind: "events", events };
     return { kind: "ignored", eventType: [...seen].join(",") || "empty batch" };
@@ -113,7 +114,7 @@ export const auth0Logs: WebhookProvider = {
  * `user_id` is the admin or M2M client that made the call, so the user comes from the request path
  * (or, for a creation, the answer), and the profile only from the API's answer when it has one.
  */
-function userWrite(details: unknown): Pick<IdentityEvent, "type" | "userId" | "profile"> | undefined {
+function userWrite(details: unknown): Pick<IdentityEvent, "type" | "userId" | "profile" | "partial"> | undefined {
   const parsed = ApiDetails.safeParse(details);
   if (!parsed.success) return undefined;
   const { request, response } = parsed.data;
@@ -135,7 +136,8 @@ function userWrite(details: unknown): Pick<IdentityEvent, "type" | "userId" | "p
   }
   if (method === "delete") return { type: "deleted", userId };
   if (method !== "patch" && method !== "put") return undefined;
-  return { type: "updated", userId, profile: returned?.user_id === userId ? toProfile(returned) : {} };
+  // Without the user in the answer, the update says nothing about the profile: nothing is unset.
+  return returned?.user_id === userId ? { type: "updated", userId, profile: toProfile(returned) } : { type: "updated", userId, profile: {}, partial: true };
 }
 
 function toProfile(user: z.output<typeof UserFields>): IdentityProfile {

@@ -36,8 +36,7 @@ const HumanPayload = z.object({
 
 /**
  * Added and self-registered events carry the whole profile; the changed events carry only what
- * changed (ZITADEL is event-sourced), so their identity holds only those fields and orq.ai keeps
- * the rest (PATCH updates only the fields sent).
+ * changed (ZITADEL is event-sourced): they are partial, merged with what the bridge knows.
  */
 const eventTypes = {
   "user.human.added": { type: "created", partial: false },
@@ -95,6 +94,7 @@ export const zitadel: WebhookProvider = {
       userId: event.aggregateID,
       occurredAt,
       profile: toProfile(human.data, partial, type === "created" ? occurredAt : undefined),
+      ...(partial && { partial: true as const }),
     });
   },
 };

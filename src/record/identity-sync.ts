@@ -4,11 +4,13 @@ import { RETRY_WINDOW_MS, retryDelayMs } from "../deliver/backoff";
 import { createOrqClient, type OrqClient } from "../deliver/orq-client";
 import { QUEUED_FALLBACK_MS, SCHEDULER_NAME, type PermitStub, type RateHeaders, type Verdict } from "../deliver/delivery-scheduler";
 import { readRateHeaders } from "../deliver/rate-headers";
+import type { CreateIdentityRequest } from "../deliver/orq-schemas";
 import { syncIdentity, type DesiredIdentity, type SyncResult } from "../deliver/sync-identity";
 import { happenedAfter, type IdentityEventType } from "../identity/identity-event";
 import { logLine } from "../log";
 import { BRIDGE_STATUS_NAME, type DeliveryState } from "./bridge-status";
 import { identityObjectName, type IdentityChange, type RecordOutcome } from "./identity-change";
+import { identityWith, knownFrom, merge, type KnownProfile } from "./profile-merge";
 
 /** Event ids are remembered this long for dedupe: longer than any provider retries (Svix: ~5 days). */
 const SEEN_EVENTS_TTL_MS = 30 * 24 * 60 * 60_000;
@@ -84,6 +86,12 @@ export class IdentitySync extends DurableObject<Env> {
         delivery TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, first_failure_at INTEGER, next_attempt_at INTEGER,
         last_status INTEGER, last_error TEXT, reported TEXT NOT NULL DEFAULT 'ok', updated_at INTEGER NOT NULL);
     `);
+    // state.profile: the merged profile (profile-merge.ts), JSON. Added to the tables of objects
+    // created before it existed; there it is NULL until the next event, and the stored desired
+    // identity stands for the profile.
+    if (this.sql.exec("SELECT 1 FROM pragma_table_info('state') WHERE name = 'profile'").toArray().length === 0) {
+      this.sql.exec("ALTER TABLE state ADD COLUMN profile TEXT");
+    }
   }
 
   /** Stores the change if it is new and newest; resolves once it is durable. */
@@ -96,25 +104,55 @@ export class IdentitySync extends DurableObject<Env> {
     this.write("INSERT INTO seen_events (event_id, seen_at) VALUES (?, ?)", change.eventId, now);
 
     const current = this.readState();
+    const newest = !current || happenedAfter(change, { occurredAt: current.occurred_at, type: current.event_type });
+    const tombstone = current?.event_type === "deleted";
     // The newest event wins, whatever its type. A deletion stays as a tombstone, so an older
     // update arriving late never brings the user back; only an event that happened after the
     // deletion does (the id was signed up again, e.g. the same social login at Auth0), and then
     // it carries the user's newest data even if its re-creation event is still on the way.
-    if (current && !happenedAfter(change, { occurredAt: current.occurred_at, type: current.event_type })) return "stale";
-    // A deletion targets the identity this object created, whatever the event itself carries
-    // (with ORQ_EXTERNAL_ID_SOURCE=external_id, deletions often lack the app's id).
-    const desired = change.desired.kind === "deleted" && current ? { ...change.desired, externalId: current.external_id } : change.desired;
+    if (!newest && (tombstone || change.desired.kind === "deleted")) return "stale";
+
+    let desired: DesiredIdentity;
+    let profile: string | null = null;
+    if (change.desired.kind === "deleted") {
+      // A deletion targets the identity this object created, whatever the event itself carries
+      // (with ORQ_EXTERNAL_ID_SOURCE=external_id, deletions often lack the app's id).
+      desired = current ? { ...change.desired, externalId: current.external_id } : change.desired;
+    } else {
+      // Each profile field keeps its newest known value (profile-merge.ts): a partial event changes
+      // only its fields, and an older event still fills in what nothing newer has set. orq.ai gets
+      // the whole known profile. After a deletion the user starts afresh.
+      const live = current && !tombstone ? current : undefined;
+      const liveIdentity = live && (JSON.parse(live.desired) as { identity: CreateIdentityRequest }).identity;
+      const stored = live && this.sql.exec<{ profile: string | null }>("SELECT profile FROM state WHERE id = 1").one().profile;
+      const known: KnownProfile = !live ? {} : stored ? (JSON.parse(stored) as KnownProfile) : knownFrom(liveIdentity!, live.occurred_at, live.event_type);
+      const merged = merge(known, { identity: change.desired.identity, occurredAt: change.occurredAt, type: change.type, partial: change.desired.partial === true });
+      if (!newest && !merged.changed) return "stale";
+      // external_id and tags follow the newest event; a partial one may lack the app's own id.
+      const base = !newest ? liveIdentity! : change.desired.partial && liveIdentity ? { ...change.desired.identity, external_id: liveIdentity.external_id } : change.desired.identity;
+      desired = { kind: "present", identity: identityWith(base, merged.profile) };
+      profile = JSON.stringify(merged.profile);
+    }
     const externalId = desired.kind === "present" ? desired.identity.external_id : desired.externalId;
-    this.write(
-      `INSERT INTO state (id, provider, user_id, external_id, event_id, event_type, occurred_at, desired, version, delivery, updated_at)
-       VALUES (1, ?, ?, ?, ?, ?, ?, ?, 1, 'pending', ?)
-       ON CONFLICT (id) DO UPDATE SET external_id = excluded.external_id, event_id = excluded.event_id,
-         event_type = excluded.event_type, occurred_at = excluded.occurred_at, desired = excluded.desired,
-         version = state.version + 1, delivery = 'pending', attempts = 0, first_failure_at = NULL,
-         next_attempt_at = NULL, last_error = NULL, updated_at = excluded.updated_at`,
-      change.provider, change.userId, externalId, change.eventId, change.type, change.occurredAt,
-      JSON.stringify(desired), now,
-    );
+    if (newest) {
+      this.write(
+        `INSERT INTO state (id, provider, user_id, external_id, event_id, event_type, occurred_at, desired, profile, version, delivery, updated_at)
+         VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, 1, 'pending', ?)
+         ON CONFLICT (id) DO UPDATE SET external_id = excluded.external_id, event_id = excluded.event_id,
+           event_type = excluded.event_type, occurred_at = excluded.occurred_at, desired = excluded.desired,
+           profile = excluded.profile, version = state.version + 1, delivery = 'pending', attempts = 0,
+           first_failure_at = NULL, next_attempt_at = NULL, last_error = NULL, updated_at = excluded.updated_at`,
+        change.provider, change.userId, externalId, change.eventId, change.type, change.occurredAt,
+        JSON.stringify(desired), profile, now,
+      );
+    } else {
+      // An older event filled in fields: the newest event stays the one that orders what follows.
+      this.write(
+        `UPDATE state SET desired = ?, profile = ?, version = version + 1, delivery = 'pending', attempts = 0,
+           first_failure_at = NULL, next_attempt_at = NULL, last_error = NULL, updated_at = ? WHERE id = 1`,
+        JSON.stringify(desired), profile, now,
+      );
+    }
     await this.setAlarm(now);
     return "recorded";
   }

@@ -1,3 +1,5 @@
+import { env } from "cloudflare:workers";
+import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it, vi } from "vitest";
 import pkg from "../../package.json";
 import { parseConfig } from "../../src/config";
@@ -5,6 +7,9 @@ import { RETRY_BASE_MS, RETRY_CAP_MS, retryDelayMs } from "../../src/deliver/bac
 import { createOrqClient, namedField, parseRetryAfter } from "../../src/deliver/orq-client";
 import { ORQ_FIELD_LIMITS, withoutRefusableFields } from "../../src/deliver/orq-schemas";
 import { syncIdentity } from "../../src/deliver/sync-identity";
+import { IdentitySync } from "../../src/record/identity-sync";
+import { identityWith, knownFrom, merge, type KnownProfile } from "../../src/record/profile-merge";
+import { deliverNow, orqIdentity, orqWrites, uniqueId } from "./harness";
 import { happenedAfter, joinName, toEpochMs } from "../../src/identity/identity-event";
 import { DEFAULT_MAPPING, toDesiredIdentity, toOrqIdentity } from "../../src/identity/to-orq-identity";
 import { BRIDGE_VERSION } from "../../src/version";
@@ -312,5 +317,112 @@ describe("orq.ai answering 400 naming a field", () => {
     const result = await syncIdentity(orq, { kind: "present", identity: { ...identity, avatar_url: "javascript:alert(1)" } }, { existsInOrq: false, preferCreate: true, subject });
     expect(result).toMatchObject({ ok: true, calls: 1 });
     expect(requests[0]!.body).not.toHaveProperty("avatar_url");
+  });
+});
+
+describe("profile merging (each field keeps its newest known value)", () => {
+  const identity = (fields: Record<string, unknown>) => ({ external_id: "u1", tags: ["zitadel"], ...fields });
+  const full = (at: number, fields: Record<string, unknown>, type: "created" | "updated" = "updated") => ({ identity: identity(fields), occurredAt: at, type, partial: false });
+  const partial = (at: number, fields: Record<string, unknown>) => ({ identity: identity(fields), occurredAt: at, type: "updated" as const, partial: true });
+  /** Applies events in order; the identity orq.ai would get. */
+  const after = (...changes: Array<ReturnType<typeof full>>) => {
+    let known: KnownProfile = {};
+    for (const change of changes) known = merge(known, change).profile;
+    return identityWith(identity({}), known);
+  };
+  const added = full(1_000, { display_name: "Ada Lovelace", email: "ada@example.com", metadata: { provider: "zitadel", provider_created_at: "2025-01-01T00:00:00.000Z" } }, "created");
+  const emailChanged = partial(2_000, { email: "ada@new.example", metadata: { provider: "zitadel" } });
+
+  it("a partial event changes only its fields; the whole known profile is sent, in both arrival orders", () => {
+    const expected = { external_id: "u1", tags: ["zitadel"], display_name: "Ada Lovelace", email: "ada@new.example", metadata: { provider: "zitadel", provider_created_at: "2025-01-01T00:00:00.000Z" } };
+    expect(after(added, emailChanged)).toEqual(expected);
+    expect(after(emailChanged, added)).toEqual(expected);
+  });
+
+  it("the newest value wins per field, whatever the arrival order", () => {
+    const older = partial(1_000, { display_name: "Older" });
+    const newer = partial(2_000, { display_name: "Newer" });
+    expect(after(older, newer).display_name).toBe("Newer");
+    expect(after(newer, older).display_name).toBe("Newer");
+    expect(merge(merge({}, newer).profile, older).changed).toBe(false);
+  });
+
+  it("a full event unsets the fields it lacks when it is newer, not when it is older", () => {
+    const withAvatar = full(1_000, { display_name: "Ada", avatar_url: "https://example.com/a.png" });
+    const withoutAvatar = full(2_000, { display_name: "Ada" });
+    expect(after(withAvatar, withoutAvatar)).not.toHaveProperty("avatar_url");
+    expect(after(withoutAvatar, withAvatar)).not.toHaveProperty("avatar_url");
+    // A partial event never unsets anything.
+    expect(after(withAvatar, partial(3_000, { email: "ada@example.com" }))).toMatchObject({ avatar_url: "https://example.com/a.png" });
+  });
+
+  it("an older full event that brings nothing new changes nothing", () => {
+    const known = merge({}, full(2_000, { display_name: "New", email: "a@example.com" })).profile;
+    expect(merge(known, full(1_000, { display_name: "Old", email: "a@example.com" }))).toEqual({ profile: known, changed: false });
+  });
+
+  it("on the same instant, an update beats a creation (as events do)", () => {
+    expect(after(full(1_000, { display_name: "Updated" }), full(1_000, { display_name: "Created" }, "created")).display_name).toBe("Updated");
+    expect(after(full(1_000, { display_name: "Created" }, "created"), full(1_000, { display_name: "Updated" })).display_name).toBe("Updated");
+  });
+
+  it("reads an identity stored before merging existed as a full event", () => {
+    const known = knownFrom(identity({ display_name: "Ada", metadata: { provider: "zitadel" } }), 1_000, "created");
+    expect(identityWith(identity({}), merge(known, emailChanged).profile)).toEqual(identity({ display_name: "Ada", email: "ada@new.example", metadata: { provider: "zitadel" } }));
+  });
+
+  it("keeps a metadata key named __proto__ as data", () => {
+    const metadata = JSON.parse('{"__proto__": {"polluted": true}, "provider": "zitadel"}');
+    const merged = identityWith(identity({}), merge({}, full(1, { metadata })).profile);
+    expect(Object.keys(merged.metadata!)).toEqual(["__proto__", "provider"]);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+});
+
+describe("identity objects created before profile merging", () => {
+  /** The state table exactly as the previous version created it (no profile column). */
+  const OLD_STATE_TABLE = `
+    CREATE TABLE state (
+      id INTEGER PRIMARY KEY CHECK (id = 1),
+      provider TEXT NOT NULL, user_id TEXT NOT NULL, external_id TEXT NOT NULL,
+      event_id TEXT NOT NULL, event_type TEXT NOT NULL, occurred_at INTEGER NOT NULL, desired TEXT NOT NULL,
+      version INTEGER NOT NULL, delivered_version INTEGER NOT NULL DEFAULT 0, exists_in_orq INTEGER,
+      delivery TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, first_failure_at INTEGER, next_attempt_at INTEGER,
+      last_status INTEGER, last_error TEXT, reported TEXT NOT NULL DEFAULT 'ok', updated_at INTEGER NOT NULL);`;
+
+  it("get the profile column, and their stored identity is merged with the next partial event", async () => {
+    const userId = uniqueId("3");
+    const stub = env.IDENTITY_SYNC.getByName(`zitadel:${userId}`);
+    const stored = { external_id: userId, display_name: "Ada Lovelace", email: "ada@example.com", tags: ["zitadel", "test-suite"], metadata: { provider: "zitadel" } };
+    const outcome = await runInDurableObject(stub, async (_instance, state) => {
+      // The previous version's layout with one delivered row in it...
+      state.storage.sql.exec("DROP TABLE state");
+      state.storage.sql.exec(OLD_STATE_TABLE);
+      state.storage.sql.exec(
+        `INSERT INTO state (id, provider, user_id, external_id, event_id, event_type, occurred_at, desired, version, delivered_version, exists_in_orq, delivery, updated_at)
+         VALUES (1, 'zitadel', ?, ?, 'e1', 'created', 1000, ?, 1, 1, 1, 'delivered', 1000)`,
+        userId, userId, JSON.stringify({ kind: "present", identity: stored }),
+      );
+      const columns = () => state.storage.sql.exec<{ name: string }>("SELECT name FROM pragma_table_info('state')").toArray().map((row) => row.name);
+      expect(columns()).not.toContain("profile");
+      // ...then the new code starts on it (as after a deploy) and records a partial event.
+      const upgraded = new IdentitySync(state, env);
+      expect(columns()).toContain("profile");
+      return upgraded.record({
+        provider: "zitadel",
+        userId,
+        eventId: "e2",
+        type: "updated",
+        occurredAt: 2000,
+        desired: { kind: "present", partial: true, identity: { external_id: userId, email: "ada@new.example", tags: ["zitadel", "test-suite"], metadata: { provider: "zitadel" } } },
+      });
+    });
+    expect(outcome).toBe("recorded");
+    expect(await deliverNow("zitadel", userId)).toMatchObject({ delivery: "delivered", pending: false });
+    // The whole known profile is sent: the name from the old row, the email from the partial event.
+    const [write] = await orqWrites(userId);
+    expect(write).toMatchObject({ method: "PATCH" });
+    expect(write.body).toMatchObject({ display_name: "Ada Lovelace", email: "ada@new.example" });
+    expect(await orqIdentity(userId)).toMatchObject({ display_name: "Ada Lovelace", email: "ada@new.example" });
   });
 });
