@@ -30,6 +30,8 @@ export interface Registration {
   action: "created" | "updated";
   /** The secret the bridge must verify with: generated here, or taken from the provider's answer. */
   secret?: string;
+  /** Plain (not secret) variables the bridge needs, stored like the secret (Kinde: KINDE_ISSUER_URL). */
+  vars?: Record<string, string>;
   /** Extra steps done (Okta verify, ZITADEL executions, …), one line each. */
   notes?: string[];
 }

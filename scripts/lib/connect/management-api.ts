@@ -34,6 +34,8 @@ export interface ManagementApiOptions {
   /** Names the provider in messages, e.g. "Auth0". */
   label: string;
   baseUrl: string;
+  /** Which tenant the calls are for, when it is not in baseUrl: Kinde's own URL (its issuer), Supabase's project ref. */
+  tenant?: string;
   /** Authorization and the like; never printed. */
   headers: Record<string, string>;
   dryRun: boolean;

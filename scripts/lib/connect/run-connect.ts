@@ -89,6 +89,11 @@ export async function runConnect(options: ConnectOptions): Promise<number> {
     print(`✓ webhook ${registration.id} ${verb}: ${connector.events.join(", ")}`);
     for (const note of registration.notes ?? []) print(`✓ ${note}`);
 
+    for (const [name, value] of Object.entries(registration.vars ?? {})) {
+      const stored = await storeSecret(name, value, options, value);
+      print(stored.line);
+      if (!stored.ok) return 1;
+    }
     const secret = registration.secret;
     if (secret && connector.secretBinding) {
       mask.add(secret);
@@ -121,8 +126,8 @@ export async function runConnect(options: ConnectOptions): Promise<number> {
   }
 }
 
-async function storeSecret(binding: string, secret: string, options: ConnectOptions): Promise<{ ok: boolean; line: string }> {
-  if (options.dryRun) return { ok: true, line: `  would store ${binding}=•••• ${options.local ? `in ${options.devVarsFile}` : "with `wrangler secret put`"}` };
+async function storeSecret(binding: string, secret: string, options: ConnectOptions, shown = "••••"): Promise<{ ok: boolean; line: string }> {
+  if (options.dryRun) return { ok: true, line: `  would store ${binding}=${shown} ${options.local ? `in ${options.devVarsFile}` : "with `wrangler secret put`"}` };
   if (options.local) {
     writeDevVar(options.devVarsFile, binding, secret);
     return { ok: true, line: `✓ ${binding} stored in ${options.devVarsFile} (restart \`npm run dev\` if it is running)` };

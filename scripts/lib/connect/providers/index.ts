@@ -1,8 +1,10 @@
 /** Every provider `npm run connect` knows: by management API, or by dashboard steps. */
 import type { Connector } from "../connector";
 import { auth0EventStreams, auth0LogStreams } from "./auth0";
+import { kinde } from "./kinde";
 import { logto } from "./logto";
 import { okta } from "./okta";
+import { supabase } from "./supabase";
 import { workos } from "./workos";
 import { zitadel } from "./zitadel";
 
@@ -13,6 +15,8 @@ export const CONNECTORS: Record<string, Connector> = {
   logto,
   okta,
   zitadel,
+  kinde,
+  supabase,
 };
 
 /** Providers with no documented API to register a webhook endpoint (../shared/reference/PROVIDER-APIS.md §7, §8). */

@@ -1,0 +1,115 @@
+/**
+ * `npm run connect -- kinde|supabase` against strict fakes of their management APIs. Supabase's
+ * trigger delivers through the bridge under `wrangler dev` into the orq.ai emulator; Kinde has no
+ * secret, only its issuer URL to store.
+ */
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, inject, it } from "vitest";
+import { parseDevVars } from "../../scripts/lib/sample-webhooks";
+import { DEV_SECRETS } from "../../scripts/lib/sign/dev-secrets";
+import { startFakeKindeApi, type FakeKindeApi } from "../support/fake-kinde-api";
+import { startFakeSupabaseApi, type FakeSupabaseApi } from "../support/fake-supabase-api";
+import { uniqueId, waitForIdentity } from "./dev-server";
+import { runScript } from "./doctor-harness";
+
+const bridgeUrl = inject("bridgeUrl");
+const orqUrl = inject("orqUrl");
+
+let closeFake: (() => Promise<void>) | undefined;
+afterEach(async () => {
+  await closeFake?.();
+  closeFake = undefined;
+});
+
+function tempDevVars(): string {
+  return join(mkdtempSync(join(tmpdir(), "connect-")), ".dev.vars");
+}
+
+describe("npm run connect -- kinde", () => {
+  async function kinde(grantedScopes?: readonly string[]): Promise<FakeKindeApi> {
+    const fake = await startFakeKindeApi({ allowHttpLoopback: true, ...(grantedScopes && { grantedScopes }) });
+    closeFake = () => fake.close();
+    return fake;
+  }
+  const kindeEnv = (fake: FakeKindeApi) => ({ KINDE_DOMAIN: fake.domain, KINDE_BASE_URL: fake.url, KINDE_M2M_CLIENT_ID: fake.clientId, KINDE_M2M_CLIENT_SECRET: fake.clientSecret });
+
+  it("creates the webhook with the handled events, stores KINDE_ISSUER_URL (Kinde has no secret), and a re-run updates it; --remove deletes it", async () => {
+    const fake = await kinde();
+    fake.webhooks = [{ id: "whk_other", name: "other", endpoint: "https://other.example/kinde", event_types: ["user.authenticated"], created_on: "" }];
+    const devVars = tempDevVars();
+
+    const first = await runScript("connect", ["kinde", "--url", bridgeUrl, "--local", "--dev-vars", devVars, "--no-check"], kindeEnv(fake));
+
+    expect(first.code, first.stdout + first.stderr).toBe(0);
+    const mine = fake.webhooks.filter((webhook) => webhook.endpoint === `${bridgeUrl}/webhooks/kinde`);
+    expect(mine).toMatchObject([{ event_types: ["user.created", "user.updated", "user.deleted"] }]);
+    expect(parseDevVars(readFileSync(devVars, "utf8"))).toEqual({ KINDE_ISSUER_URL: `https://${fake.domain}` });
+    expect(first.stdout).toContain(`✓ KINDE_ISSUER_URL stored in ${devVars}`);
+
+    const second = await runScript("connect", ["kinde", "--url", bridgeUrl, "--local", "--dev-vars", devVars, "--no-check"], kindeEnv(fake));
+    expect(second.code, second.stdout).toBe(0);
+    expect(second.stdout).toContain(`✓ webhook ${mine[0]!.id} updated`);
+    expect(fake.webhooks).toHaveLength(2);
+
+    const removed = await runScript("connect", ["kinde", "--url", bridgeUrl, "--remove"], kindeEnv(fake));
+    expect(removed.code, removed.stdout).toBe(0);
+    expect(fake.webhooks.map((webhook) => webhook.id)).toEqual(["whk_other"]);
+  });
+
+  it("an app without create:webhooks is refused, exit 1", async () => {
+    const fake = await kinde(["read:webhooks"]);
+    const run = await runScript("connect", ["kinde", "--url", bridgeUrl, "--local", "--dev-vars", tempDevVars(), "--no-check"], kindeEnv(fake));
+    expect(run.code).toBe(1);
+    expect(run.stdout).toContain("✗ Kinde POST /api/v1/webhooks answered 403: Missing required scope: create:webhooks");
+    expect(fake.webhooks).toEqual([]);
+  });
+});
+
+describe("npm run connect -- supabase", () => {
+  async function supabase(): Promise<FakeSupabaseApi> {
+    const fake = await startFakeSupabaseApi();
+    closeFake = () => fake.close();
+    return fake;
+  }
+
+  it("end to end: creates the auth.users trigger with the bridge's bearer secret, and the trigger's delivery lands in orq.ai; a re-run replaces it, --remove drops it", async () => {
+    const fake = await supabase();
+    fake.triggers = [{ name: "audit_users", url: "https://audit.example/users", headers: {}, timeoutMs: 1000 }];
+    const env = { SUPABASE_PROJECT_REF: fake.projectRef, SUPABASE_ACCESS_TOKEN: fake.issueToken(), SUPABASE_API_URL: fake.url, SUPABASE_WEBHOOK_SECRET: DEV_SECRETS.SUPABASE_WEBHOOK_SECRET, ORQ_API_URL: orqUrl, ORQ_API_KEY: DEV_SECRETS.ORQ_API_KEY };
+
+    const run = await runScript("connect", ["supabase", "--url", bridgeUrl, "--local", "--dev-vars", tempDevVars()], env);
+
+    expect(run.code, run.stdout + run.stderr).toBe(0);
+    expect(fake.triggers).toEqual([
+      { name: "audit_users", url: "https://audit.example/users", headers: {}, timeoutMs: 1000 },
+      { name: "orq_identity_bridge", url: `${bridgeUrl}/webhooks/supabase`, headers: { "Content-Type": "application/json", Authorization: `Bearer ${DEV_SECRETS.SUPABASE_WEBHOOK_SECRET}` }, timeoutMs: 5000 },
+    ]);
+    expect(run.stdout).not.toContain(DEV_SECRETS.SUPABASE_WEBHOOK_SECRET);
+    expect(run.stdout).toMatch(/✓ the test user appears in orq\.ai: bridge-doctor-/);
+    const userId = uniqueId("supabase-connect-");
+    const sent = await fake.deliver("user.created", userId);
+    expect(sent.find((delivery) => delivery.url.startsWith(bridgeUrl))).toMatchObject({ status: 200, answer: { status: "recorded" } });
+    expect(await waitForIdentity(orqUrl, userId)).toMatchObject({ tags: expect.arrayContaining(["supabase"]) });
+
+    const again = await runScript("connect", ["supabase", "--url", bridgeUrl, "--local", "--dev-vars", tempDevVars(), "--no-check"], env);
+    expect(again.code, again.stdout).toBe(0);
+    expect(again.stdout).toContain("✓ webhook trigger orq_identity_bridge on auth.users updated");
+    expect(fake.triggers).toHaveLength(2);
+
+    const removed = await runScript("connect", ["supabase", "--url", bridgeUrl, "--remove"], env);
+    expect(removed.code, removed.stdout).toBe(0);
+    expect(fake.triggers.map((trigger) => trigger.name)).toEqual(["audit_users"]);
+  });
+
+  it("--dry-run prints the SQL with the secret masked and runs only the read-only listing", async () => {
+    const fake = await supabase();
+    const run = await runScript("connect", ["supabase", "--url", bridgeUrl, "--dry-run"], { SUPABASE_PROJECT_REF: fake.projectRef, SUPABASE_ACCESS_TOKEN: fake.issueToken(["database:read"]), SUPABASE_API_URL: fake.url });
+    expect(run.code, run.stdout).toBe(0);
+    expect(run.stdout).toContain("create trigger \\\"orq_identity_bridge\\\" after insert or update or delete on auth.users");
+    expect(run.stdout).toContain('\\"Authorization\\":\\"Bearer ••••\\"');
+    expect(fake.triggers).toEqual([]);
+    expect(fake.requests().map((request) => request.status)).toEqual([201]);
+  });
+});
