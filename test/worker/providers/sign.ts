@@ -8,8 +8,6 @@
  * Stack Auth and Standard Webhooks are signed with the `svix` / `standardwebhooks` libraries in the tests.
  *
  * Bodies may be text or raw bytes (the hostile corpus signs bodies that are not UTF-8).
- *
- * Pure Web APIs, no workerd-only imports: scripts/lib/sample-webhooks.ts reuses `svixMessageId`.
  */
 const encoder = new TextEncoder();
 
@@ -54,26 +52,5 @@ export async function logtoSignatureHeaders(body: SignedBody, signingKey: string
   return { "content-type": "application/json", "logto-signature-sha-256": await hmacSha256Hex(signingKey, body) };
 }
 
-const BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-const KSUID_EPOCH_SECONDS = 1_400_000_000;
-
-/**
- * A Svix message id as Svix creates them: `msg_` + a millisecond KSUID (svix-ksuid `KsuidMs`:
- * 4 bytes of seconds since 2014-05-13T16:53:20Z, 1 byte of sub-second in 1/256 s, 15 random
- * bytes, base62 in 27 characters), created at `atMs`.
- */
-export function svixMessageId(atMs: number = Date.now()): string {
-  const bytes = new Uint8Array(20);
-  const seconds = Math.floor(atMs / 1000) - KSUID_EPOCH_SECONDS;
-  new DataView(bytes.buffer).setUint32(0, seconds);
-  bytes[4] = Math.floor(((atMs % 1000) * 256) / 1000);
-  crypto.getRandomValues(bytes.subarray(5));
-  let value = 0n;
-  for (const byte of bytes) value = (value << 8n) | BigInt(byte);
-  let text = "";
-  for (let i = 0; i < 27; i++) {
-    text = BASE62[Number(value % 62n)] + text;
-    value /= 62n;
-  }
-  return `msg_${text}`;
-}
+/** Svix message ids are made by the CLIs' signing helpers (scripts/lib/sign), shared with the tests. */
+export { svixMessageId } from "../../../scripts/lib/sign/svix-message-id";
