@@ -172,8 +172,15 @@ async function clerkPortalLink(options: ConnectOptions): Promise<number> {
   const baseUrl = (options.env.CLERK_API_URL?.trim() || "https://api.clerk.com").replace(/\/+$/, "");
   const api = new ManagementApi({ label: "Clerk", baseUrl, headers: { authorization: `Bearer ${key}` }, dryRun: options.dryRun, mask, print: options.print, ...(options.fetch && { fetch: options.fetch }) });
   try {
-    const answer = await api.write<Json>("POST", "/v1/webhooks/svix_url");
-    if (answer?.svix_url) options.print(`✓ one-time link to Clerk's webhook portal (step 1 without the dashboard): ${answer.svix_url}`);
+    let answer: Json;
+    try {
+      answer = await api.write<Json>("POST", "/v1/webhooks/svix_url");
+    } catch (error) {
+      // No Svix app for the instance yet: creating it answers the same link.
+      if (!(error instanceof ManagementApiError) || (error.status !== 400 && error.status !== 404)) throw error;
+      answer = await api.write<Json>("POST", "/v1/webhooks/svix");
+    }
+    if (answer?.svix_url) options.print(`✓ one-time link to Clerk's webhook portal (instead of steps 1-4 in the dashboard): ${answer.svix_url}`);
     return 0;
   } catch (error) {
     options.print(`✗ ${error instanceof Error ? error.message : String(error)}`);
