@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { startOrqEmulator, type OrqEmulator } from "../../emulator/orq-emulator";
 import { DEV_SECRETS } from "../../scripts/lib/sign/dev-secrets";
-import { freePort, orqIdentity, orqWrites } from "./dev-server";
+import { TEST_BRIDGE_VARS, freePort, orqIdentity, orqWrites, startDevServer, type DevServer } from "./dev-server";
 import { runScript, type CliRun } from "./doctor-harness";
 
 const bridgeUrl = inject("bridgeUrl");
@@ -79,6 +79,26 @@ describe("npm run doctor", () => {
       expect(run.stdout).toContain("– end-to-end with a test user: skipped (it needs a working ORQ_API_KEY to read orq.ai)");
       expect(strictOrq.requests().map((request) => `${request.method} ${request.status}`)).toEqual(["GET 401"]);
       expectNoSecret(run);
+    });
+  });
+
+  describe("with a bridge that keeps deleted users (ORQ_ON_DELETE=tag)", () => {
+    let tagging: DevServer;
+    beforeAll(async () => {
+      tagging = await startDevServer({ orqUrl, vars: { ...TEST_BRIDGE_VARS, ORQ_ON_DELETE: "tag" } });
+    });
+    afterAll(() => tagging.close());
+
+    it("waits for the bridge's deleted tag, then deletes the test identity itself with the key", async () => {
+      const run = await runScript("doctor", ["--url", tagging.url], { ...workingEnv, ORQ_ON_DELETE: "tag" });
+
+      expect(run.code, run.stdout + run.stderr).toBe(0);
+      const userId = testUserOf(run);
+      expect(run.stdout).toContain(`✓ the test user is gone from orq.ai: ORQ_ON_DELETE=tag keeps deleted users, so ${userId} was deleted with ORQ_API_KEY`);
+      expect(await orqIdentity(orqUrl, userId)).toBeNull();
+      const writes = (await orqWrites(orqUrl, userId)).filter((write) => write.status < 300);
+      expect(writes.map((write) => write.method)).toEqual(["POST", "PATCH", "DELETE"]);
+      expect(writes[1].body.tags).toContain("deleted");
     });
   });
 
