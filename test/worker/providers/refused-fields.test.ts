@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from "vitest";
-import { clerkEvent, deliverNow, orqIdentity, orqWrites, postClerk, uniqueId } from "../harness";
+import { callBridgeWith, clerkEvent, deliverNow, orqIdentity, orqWrites, svixHeaders, uniqueId } from "../harness";
 
 /**
  * orq.ai's stricter published contract wants `email` to be an address and `avatar_url` a URI: a
@@ -15,17 +15,19 @@ describe("a field orq.ai could refuse is left out, and the rest lands", () => {
     const lines: string[] = [];
     const spy = vi.spyOn(console, "log").mockImplementation((...args: unknown[]) => void lines.push(args.map(String).join(" ")));
     try {
-      expect((await postClerk(event)).status).toBe(200);
+      // With a prefix, the orq external_id differs from the user id the log must name.
+      const body = JSON.stringify(event);
+      expect((await callBridgeWith({ ORQ_EXTERNAL_ID_PREFIX: "acme:" }, "/webhooks/clerk", { method: "POST", headers: svixHeaders(body), body })).status).toBe(200);
       expect(await deliverNow("clerk", userId)).toMatchObject({ delivery: "delivered" });
     } finally {
       spy.mockRestore();
     }
 
-    const identity = await orqIdentity(userId);
-    expect(identity).toMatchObject({ external_id: userId, display_name: "John Doe", tags: ["clerk", "test-suite"] });
+    const identity = await orqIdentity(`acme:${userId}`);
+    expect(identity).toMatchObject({ external_id: `acme:${userId}`, display_name: "John Doe", tags: ["clerk", "test-suite"] });
     expect(identity).not.toHaveProperty("email");
     expect(identity).not.toHaveProperty("avatar_url");
-    const [create] = await orqWrites(userId);
+    const [create] = await orqWrites(`acme:${userId}`);
     expect(create.body).not.toHaveProperty("avatar_url");
 
     const dropped = lines.filter((line) => line.includes('"orq_field_dropped"')).map((line) => JSON.parse(line));
