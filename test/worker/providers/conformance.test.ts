@@ -64,11 +64,8 @@ for (const row of conformanceRows) {
       expect(await inspectIdentity(provider, userId)).toBeNull();
     });
 
-    if (row.noReplayWindow) {
-      it(`has no replay window to enforce: ${row.noReplayWindow}`, () => {
-        expect(row.noReplayWindow).toMatch(/static token/);
-      });
-    } else {
+    // Static tokens (row.noReplayWindow says so) carry no time to check.
+    if (!row.noReplayWindow) {
       it("answers 401 to a genuine request outside the replay window, and records nothing", async () => {
         const userId = row.newUserId();
         const response = await row.post(await row.request({ kind: "created", userId }, "expired"));
