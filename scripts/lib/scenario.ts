@@ -411,7 +411,7 @@ export function rowsFor(result: ScenarioResult): Row[] {
   const sendRow = (name: string): Row => ({
     scenario: name,
     measure: "signups answered 2xx",
-    value: `${result.signups - result.non2xx}/${result.signups} (sent in ${formatDuration(result.sendMs)})`,
+    value: `${result.signups - result.non2xx}/${result.signups} (sent in ${formatDuration(result.sendMs)})${result.non2xx > 0 ? `; e.g. ${result.non2xxSamples.join(" | ")}` : ""}`,
     target: "all",
     ok: result.non2xx === 0,
   });
