@@ -234,10 +234,11 @@ export class DeliveryScheduler extends DurableObject<Env> {
       if (this.mode === "outage" || this.mode === "key_rejected") this.setMode("flowing", now, { reason: "a call succeeded" });
       if (report.delivered) this.rememberRecent(permit.name, report.delivered);
       verdict = "done";
-    } else if (this.lastSuccessAt > permit.grantedAt && this.mode === "flowing") {
+    } else if (this.lastSuccessAt > permit.grantedAt && this.mode === "flowing" && !(report.status === 429 && report.rate)) {
       // Another identity's call succeeded while this one was out: orq.ai and the key work, and the
       // workspace is not over its limit. This answer is about this identity (an identity budget's
-      // 429, a 5xx for this id): it backs off on its own.
+      // 429, a 5xx for this id): it backs off on its own. A 429 with X-RateLimit-* headers is the
+      // workspace's limit, whatever else succeeded at its edge.
       verdict = "own";
     } else if (report.outcome === "auth") {
       if (this.mode !== "key_rejected") this.setMode("key_rejected", now, { status: report.status });
