@@ -432,6 +432,9 @@ export function rowsFor(result: ScenarioResult): Row[] {
         },
         { scenario: name, measure: "bridge's calls refused with 429", value: `${result.refused}/${result.calls} (${percent(result.refusedShare)})`, target: `≤ ${TARGETS.refusedShare * 100} %`, ok: result.refusedShare <= TARGETS.refusedShare },
         { scenario: name, measure: "orq.ai calls in flight at most", value: String(result.maxInFlight), target: "" },
+        ...(result.floorMs > 0 && result.sendMs >= result.floorMs / 2
+          ? [{ scenario: name, measure: "note", value: `sending took ${formatDuration(result.sendMs)}: the signups did not arrive as one burst (busy machine?)`, target: "" }]
+          : []),
       ];
     }
     case "outage": {
