@@ -17,7 +17,7 @@ export default defineConfig({
     // other console output) are shown only for failing tests, next to the assertion.
     silent: "passed-only",
     // Only tests slower than this are listed under their file (the load test, the hung-orq.ai ones).
-    slowTestThreshold: 2_000,
+    slowTestThreshold: 10_000,
     projects: [
       {
         plugins: [
