@@ -79,8 +79,7 @@ export async function syncIdentity(orq: OrqClient, desired: DesiredIdentity, hin
     if (retriedWithout !== undefined || outcome.kind !== "failed" || (outcome.status !== 400 && outcome.status !== 422)) return undefined;
     const field = outcome.field;
     if (!field || field === "external_id") return undefined;
-    const [top, key] = field.split(".", 2);
-    const sent = key === undefined ? Object.hasOwn(identity, top!) : Object.hasOwn(identity.metadata ?? {}, key);
+    const sent = field.startsWith("metadata.") ? Object.hasOwn(identity.metadata ?? {}, field.slice("metadata.".length)) : Object.hasOwn(identity, field);
     if (!sent) return undefined;
     retriedWithout = field;
     identity = withoutField(identity, field);
