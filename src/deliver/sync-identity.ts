@@ -59,8 +59,8 @@ export async function syncIdentity(orq: OrqClient, desired: DesiredIdentity, hin
     return failed(outcome);
   }
 
-  // Checked again here, not only when recorded: states stored by an older version, replays and
-  // backfills pass through this point too.
+  // Checked right before sending: every path (webhooks, replays, backfills, states stored by an
+  // older version) passes through here.
   const checked = withoutRefusableFields(desired.identity);
   let identity = checked.identity;
   const subject = hints.subject ?? { provider: String(identity.metadata?.provider ?? "unknown"), userId: identity.external_id };
