@@ -7,7 +7,7 @@
  * Exit codes: 0 done, 1 a step or the check failed, 2 not started (usage, missing credentials).
  */
 import { fileURLToPath } from "node:url";
-import { parseCommandLine, usageError } from "./lib/cli";
+import { parseCommandLine, requireBridgeUrl, usageError } from "./lib/cli";
 import { runConnect } from "./lib/connect/run-connect";
 import { CONNECTORS, DASHBOARD_ONLY } from "./lib/connect/providers";
 
@@ -54,12 +54,11 @@ async function main(): Promise<number> {
   if (extra.length > 0) usageError(USAGE, `unexpected argument: ${extra.join(" ")}`);
   if (!PROVIDERS.includes(provider)) usageError(USAGE, `unknown provider "${provider}"`);
   if (values["log-stream"] && provider !== "auth0") usageError(USAGE, "--log-stream is for auth0 only");
-  if (!values.url) usageError(USAGE, "--url is required");
-  if (!/^https?:\/\/[^/]/.test(values.url)) usageError(USAGE, `--url must be an http(s) URL, not "${values.url}"`);
+  const url = requireBridgeUrl(USAGE, values.url);
 
   return runConnect({
     provider,
-    bridgeUrl: values.url,
+    bridgeUrl: url,
     dryRun: values["dry-run"],
     remove: values.remove,
     local: values.local,

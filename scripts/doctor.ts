@@ -8,7 +8,7 @@
  * machine (`npm run dev`) the public dev secrets and the emulator on :8788 fill in what is unset.
  * Exit codes: 0 every check passed, 1 one failed, 2 usage. Never prints a secret.
  */
-import { parseCommandLine, usageError } from "./lib/cli";
+import { parseCommandLine, requireBridgeUrl, usageError } from "./lib/cli";
 import { formatResult, runDoctor } from "./lib/doctor/doctor-checks";
 import { resolveDoctorSettings } from "./lib/doctor/doctor-settings";
 import { SAMPLE_PROVIDERS, isSampleProvider } from "./lib/sample-webhooks";
@@ -33,11 +33,10 @@ async function main(): Promise<number> {
     },
   });
   if (positionals.length > 0) usageError(USAGE, `unexpected argument: ${positionals.join(" ")}`);
-  if (!values.url) usageError(USAGE, "--url is required");
-  if (!/^https?:\/\/[^/]/.test(values.url)) usageError(USAGE, `--url must be an http(s) URL, not "${values.url}"`);
+  const url = requireBridgeUrl(USAGE, values.url);
   if (!isSampleProvider(values.provider)) usageError(USAGE, `unknown provider "${values.provider}"`);
 
-  const settings = resolveDoctorSettings(values.url, values.provider);
+  const settings = resolveDoctorSettings(url, values.provider);
   console.log(`doctor: ${settings.provider} at ${settings.bridgeUrl}`);
   const { ok, results } = await runDoctor(settings, { onResult: (result) => console.log(formatResult(result)) });
   const failed = results.filter((result) => !result.ok && !result.skipped).length;

@@ -23,3 +23,10 @@ export function parseCommandLine<T extends ParseArgsConfig>(usage: string, confi
   }
   return parsed;
 }
+
+/** The bridge's base URL from `--url`: required, http(s). */
+export function requireBridgeUrl(usage: string, url: string | undefined): string {
+  if (!url) usageError(usage, "--url is required");
+  if (!/^https?:\/\/[^/]/.test(url)) usageError(usage, `--url must be an http(s) URL, not "${url}"`);
+  return url;
+}

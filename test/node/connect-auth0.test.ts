@@ -2,15 +2,11 @@
  * `npm run connect -- auth0` against a strict fake of Auth0's Event Streams / Log Streams API,
  * with the bridge under `wrangler dev` and the orq.ai emulator.
  */
-import { mkdtempSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterEach, describe, expect, inject, it } from "vitest";
-import { parseDevVars } from "../../scripts/lib/sample-webhooks";
 import { DEV_SECRETS } from "../../scripts/lib/sign/dev-secrets";
 import { AUTH0_STREAM_SCOPES, startFakeAuth0StreamsApi, type EventStream, type FakeAuth0StreamsApi } from "../support/fake-auth0-streams-api";
 import { orqIdentity, waitForIdentity } from "./dev-server";
-import { runScript } from "./doctor-harness";
+import { runScript, storedVars, tempDevVars } from "./doctor-harness";
 
 const bridgeUrl = inject("bridgeUrl");
 const orqUrl = inject("orqUrl");
@@ -24,10 +20,6 @@ afterEach(async () => {
 
 function auth0Env(api: FakeAuth0StreamsApi, extra: Record<string, string> = {}): Record<string, string> {
   return { AUTH0_DOMAIN: api.domain, AUTH0_BASE_URL: api.url, AUTH0_CLIENT_ID: api.clientId, AUTH0_CLIENT_SECRET: api.clientSecret, ...extra };
-}
-
-function tempDevVars(): string {
-  return join(mkdtempSync(join(tmpdir(), "connect-auth0-")), ".dev.vars");
 }
 
 /** Unrelated streams, so finding the bridge's takes three pages of 50. */
@@ -57,7 +49,7 @@ describe("npm run connect -- auth0 (Event Streams)", () => {
     expect(mine[0]).toMatchObject({ status: "enabled", subscriptions: [{ event_type: "user.created" }, { event_type: "user.updated" }, { event_type: "user.deleted" }] });
     const token = mine[0]!.destination.configuration.webhook_authorization.token ?? "";
     expect(Buffer.from(token, "hex")).toHaveLength(32);
-    expect(parseDevVars(readFileSync(devVars, "utf8")).AUTH0_WEBHOOK_TOKEN).toBe(token);
+    expect(storedVars(devVars).AUTH0_WEBHOOK_TOKEN).toBe(token);
     expect(first.stdout).toContain("generated a new AUTH0_WEBHOOK_TOKEN (32 random bytes)");
     expect(first.stdout).toMatch(/✓ webhook est_[0-9a-f]{16} created: user\.created, user\.updated, user\.deleted/);
     expect(first.stdout + first.stderr).not.toContain(token);
@@ -139,7 +131,7 @@ describe("npm run connect -- auth0 (Event Streams)", () => {
 
     expect(run.code, run.stdout + run.stderr).toBe(0);
     expect(fake.logStreams).toHaveLength(1);
-    const token = parseDevVars(readFileSync(devVars, "utf8")).AUTH0_LOG_STREAM_TOKEN;
+    const token = storedVars(devVars).AUTH0_LOG_STREAM_TOKEN;
     expect(fake.logStreams[0]).toMatchObject({ type: "http", status: "active", sink: { httpEndpoint: `${bridgeUrl}/webhooks/auth0-logs`, httpAuthorization: token, httpContentFormat: "JSONARRAY" } });
   });
 

@@ -3,16 +3,12 @@
  * trigger delivers through the bridge under `wrangler dev` into the orq.ai emulator; Kinde has no
  * secret, only its issuer URL to store.
  */
-import { mkdtempSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterEach, describe, expect, inject, it } from "vitest";
-import { parseDevVars } from "../../scripts/lib/sample-webhooks";
 import { DEV_SECRETS } from "../../scripts/lib/sign/dev-secrets";
 import { startFakeKindeApi, type FakeKindeApi } from "../support/fake-kinde-api";
 import { startFakeSupabaseApi, type FakeSupabaseApi } from "../support/fake-supabase-api";
 import { uniqueId, waitForIdentity } from "./dev-server";
-import { runScript } from "./doctor-harness";
+import { runScript, storedVars, tempDevVars } from "./doctor-harness";
 
 const bridgeUrl = inject("bridgeUrl");
 const orqUrl = inject("orqUrl");
@@ -22,10 +18,6 @@ afterEach(async () => {
   await closeFake?.();
   closeFake = undefined;
 });
-
-function tempDevVars(): string {
-  return join(mkdtempSync(join(tmpdir(), "connect-")), ".dev.vars");
-}
 
 describe("npm run connect -- kinde", () => {
   async function kinde(grantedScopes?: readonly string[]): Promise<FakeKindeApi> {
@@ -45,7 +37,7 @@ describe("npm run connect -- kinde", () => {
     expect(first.code, first.stdout + first.stderr).toBe(0);
     const mine = fake.webhooks.filter((webhook) => webhook.endpoint === `${bridgeUrl}/webhooks/kinde`);
     expect(mine).toMatchObject([{ event_types: ["user.created", "user.updated", "user.deleted"] }]);
-    expect(parseDevVars(readFileSync(devVars, "utf8"))).toEqual({ KINDE_ISSUER_URL: `https://${fake.domain}` });
+    expect(storedVars(devVars)).toEqual({ KINDE_ISSUER_URL: `https://${fake.domain}` });
     expect(first.stdout).toContain(`✓ KINDE_ISSUER_URL stored in ${devVars}`);
 
     const second = await runScript("connect", ["kinde", "--url", bridgeUrl, "--local", "--dev-vars", devVars, "--no-check"], kindeEnv(fake));

@@ -3,16 +3,12 @@
  * against a strict fake of its management API; end to end through the bridge under `wrangler dev`
  * into the orq.ai emulator.
  */
-import { mkdtempSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterEach, describe, expect, inject, it } from "vitest";
-import { parseDevVars } from "../../scripts/lib/sample-webhooks";
 import { DEV_SECRETS } from "../../scripts/lib/sign/dev-secrets";
 import { startFakeLogtoApi, type FakeLogtoApi, type LogtoHook } from "../support/fake-logto-api";
 import { startFakeWorkosApi, type FakeWorkosApi, type WorkosEndpoint } from "../support/fake-workos-api";
 import { uniqueId, waitForIdentity } from "./dev-server";
-import { runScript } from "./doctor-harness";
+import { runScript, storedVars, tempDevVars } from "./doctor-harness";
 
 const bridgeUrl = inject("bridgeUrl");
 const orqUrl = inject("orqUrl");
@@ -23,14 +19,6 @@ afterEach(async () => {
   await closeFake?.();
   closeFake = undefined;
 });
-
-function tempDevVars(): string {
-  return join(mkdtempSync(join(tmpdir(), "connect-")), ".dev.vars");
-}
-
-function storedVars(file: string): Record<string, string> {
-  return parseDevVars(readFileSync(file, "utf8"));
-}
 
 describe("npm run connect -- logto", () => {
   async function logto(): Promise<FakeLogtoApi> {

@@ -2,15 +2,11 @@
  * `npm run connect -- okta` against a strict fake of Okta's Event Hooks API, whose verify call
  * makes the real challenge GET to the bridge under `wrangler dev`.
  */
-import { mkdtempSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterEach, describe, expect, inject, it } from "vitest";
-import { parseDevVars } from "../../scripts/lib/sample-webhooks";
 import { DEV_SECRETS } from "../../scripts/lib/sign/dev-secrets";
 import { startFakeOktaApi, type FakeOktaApi } from "../support/fake-okta-api";
 import { uniqueId, waitForIdentity } from "./dev-server";
-import { runScript } from "./doctor-harness";
+import { runScript, storedVars, tempDevVars } from "./doctor-harness";
 
 const bridgeUrl = inject("bridgeUrl");
 const orqUrl = inject("orqUrl");
@@ -21,10 +17,6 @@ afterEach(async () => {
   await fake?.close();
   fake = undefined;
 });
-
-function tempDevVars(): string {
-  return join(mkdtempSync(join(tmpdir(), "connect-okta-")), ".dev.vars");
-}
 
 describe("npm run connect -- okta", () => {
   it("end to end: creates the hook with the handled events, Okta verifies it against the bridge, and its signed delivery lands in orq.ai; a re-run updates the same hook", async () => {
@@ -44,7 +36,7 @@ describe("npm run connect -- okta", () => {
     });
     expect(run.stdout).toContain("✓ Okta verified the hook");
     expect(run.stdout).not.toContain(DEV_SECRETS.OKTA_WEBHOOK_SECRET);
-    expect(parseDevVars(readFileSync(devVars, "utf8")).OKTA_WEBHOOK_SECRET).toBe(DEV_SECRETS.OKTA_WEBHOOK_SECRET);
+    expect(storedVars(devVars).OKTA_WEBHOOK_SECRET).toBe(DEV_SECRETS.OKTA_WEBHOOK_SECRET);
     const userId = uniqueId("00uconnect");
     const [sent] = await fake.deliver("user.created", userId);
     expect(sent).toMatchObject({ status: 200 });

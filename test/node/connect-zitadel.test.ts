@@ -2,15 +2,11 @@
  * `npm run connect -- zitadel` against a strict fake of ZITADEL's Actions v2 API (target +
  * executions), end to end through the bridge under `wrangler dev`.
  */
-import { mkdtempSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterEach, describe, expect, inject, it } from "vitest";
-import { parseDevVars } from "../../scripts/lib/sample-webhooks";
 import { DEV_SECRETS } from "../../scripts/lib/sign/dev-secrets";
 import { startFakeZitadelApi, type FakeZitadelApi, type ZitadelTarget } from "../support/fake-zitadel-api";
 import { uniqueId, waitForIdentity } from "./dev-server";
-import { runScript } from "./doctor-harness";
+import { runScript, storedVars, tempDevVars } from "./doctor-harness";
 
 const bridgeUrl = inject("bridgeUrl");
 const orqUrl = inject("orqUrl");
@@ -22,10 +18,6 @@ afterEach(async () => {
   await fake?.close();
   fake = undefined;
 });
-
-function tempDevVars(): string {
-  return join(mkdtempSync(join(tmpdir(), "connect-zitadel-")), ".dev.vars");
-}
 
 describe("npm run connect -- zitadel", () => {
   it("end to end: creates the target and one execution per handled event (keeping other targets), stores the signing key ZITADEL returned, and ZITADEL's signed event lands in orq.ai", async () => {
@@ -43,7 +35,7 @@ describe("npm run connect -- zitadel", () => {
     expect(mine).toMatchObject({ restAsync: {}, timeout: "10s" });
     expect(fake.executions.map((execution) => execution.condition.event.event).sort()).toEqual([...HANDLED].sort());
     for (const execution of fake.executions) expect(execution.targets).toEqual(execution.condition.event.event === "user.removed" ? ["other-target", mine!.id] : [mine!.id]);
-    expect(parseDevVars(readFileSync(devVars, "utf8")).ZITADEL_WEBHOOK_SIGNING_KEY).toBe(DEV_SECRETS.ZITADEL_WEBHOOK_SIGNING_KEY);
+    expect(storedVars(devVars).ZITADEL_WEBHOOK_SIGNING_KEY).toBe(DEV_SECRETS.ZITADEL_WEBHOOK_SIGNING_KEY);
     expect(run.stdout).not.toContain(DEV_SECRETS.ZITADEL_WEBHOOK_SIGNING_KEY);
     expect(run.stdout).toMatch(/✓ the test user is gone from orq\.ai: bridge-doctor-/);
 
@@ -59,7 +51,7 @@ describe("npm run connect -- zitadel", () => {
     const env = { ZITADEL_DOMAIN: "fake.zitadel.cloud", ZITADEL_BASE_URL: fake.url, ZITADEL_TOKEN: fake.issueToken() };
     const devVars = tempDevVars();
     expect((await runScript("connect", ["zitadel", "--url", bridgeUrl, "--local", "--dev-vars", devVars, "--no-check"], env)).code).toBe(0);
-    const firstKey = parseDevVars(readFileSync(devVars, "utf8")).ZITADEL_WEBHOOK_SIGNING_KEY;
+    const firstKey = storedVars(devVars).ZITADEL_WEBHOOK_SIGNING_KEY;
 
     const again = await runScript("connect", ["zitadel", "--url", bridgeUrl, "--local", "--dev-vars", tempDevVars(), "--no-check"], env);
 

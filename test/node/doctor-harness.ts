@@ -3,7 +3,11 @@
  * environment, stdout and exit code), for test/node/doctor.test.ts and test/node/connect*.test.ts.
  */
 import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { parseDevVars } from "../../scripts/lib/sample-webhooks";
 
 const PROJECT_DIR = fileURLToPath(new URL("../../", import.meta.url));
 
@@ -25,4 +29,14 @@ export function runScript(script: "doctor" | "connect", args: string[], env: Rec
     child.once("error", reject);
     child.once("close", (code) => resolve({ code, stdout, stderr }));
   });
+}
+
+/** A `.dev.vars` path in a fresh temp folder, for `connect --local --dev-vars`. */
+export function tempDevVars(): string {
+  return join(mkdtempSync(join(tmpdir(), "connect-")), ".dev.vars");
+}
+
+/** The variables `connect --local` wrote. */
+export function storedVars(file: string): Record<string, string> {
+  return parseDevVars(readFileSync(file, "utf8"));
 }

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from "node:crypto";
 import type { SampleProviderName } from "../sample-webhooks";
-import type { ManagementApi, SecretMask } from "./management-api";
+import type { ClientOptions, ManagementApi, SecretMask } from "./management-api";
 
 export interface ConnectContext {
   api: ManagementApi;
@@ -54,7 +54,7 @@ export interface Connector {
   /** The environment variables it reads, one line each, for --help and the README. */
   envHelp: readonly string[];
   /** The management API client from the environment, or the problem (a missing variable). */
-  client(env: NodeJS.ProcessEnv, options: { dryRun: boolean; mask: SecretMask; print(line: string): void; fetch?: typeof fetch }): Promise<ManagementApi | { problem: string }>;
+  client(env: NodeJS.ProcessEnv, options: ClientOptions): Promise<ManagementApi | { problem: string }>;
   /** Finds the bridge's webhook by URL: updates it, or creates one. */
   register(context: ConnectContext): Promise<Registration>;
   /**

@@ -107,6 +107,39 @@ export function baseUrlFrom(env: NodeJS.ProcessEnv, variable: string, fallback: 
   return apiBaseUrl(env[variable], fallback);
 }
 
+/**
+ * A tenant named by `<PREFIX>_DOMAIN` (a scheme or trailing slash is tolerated) whose API is at
+ * `<PREFIX>_BASE_URL`, by default `https://<domain>`.
+ */
+export function tenantFromEnv(env: NodeJS.ProcessEnv, prefix: string, example: string): { domain: string; baseUrl: string } | { problem: string } {
+  const domain = envValue(env, `${prefix}_DOMAIN`)?.replace(/^https?:\/\//, "").replace(/\/+$/, "");
+  if (!domain) return { problem: `${prefix}_DOMAIN is not set (e.g. ${example})` };
+  const baseUrl = baseUrlFrom(env, `${prefix}_BASE_URL`, `https://${domain}`);
+  return baseUrl ? { domain, baseUrl } : { problem: `${prefix}_BASE_URL must be an http(s) URL` };
+}
+
+export interface ClientOptions {
+  dryRun: boolean;
+  mask: SecretMask;
+  print(line: string): void;
+  fetch?: typeof fetch;
+}
+
+/** The API client for one provider; `credential` (the token in `authorization`) is masked in everything printed. */
+export function managementApi(options: ClientOptions, api: { label: string; baseUrl: string; authorization: string; credential: string; tenant?: string }): ManagementApi {
+  options.mask.add(api.credential);
+  return new ManagementApi({
+    label: api.label,
+    baseUrl: api.baseUrl,
+    ...(api.tenant !== undefined && { tenant: api.tenant }),
+    headers: { authorization: api.authorization },
+    dryRun: options.dryRun,
+    mask: options.mask,
+    print: options.print,
+    ...(options.fetch && { fetch: options.fetch }),
+  });
+}
+
 /** A required variable, trimmed; undefined when unset or blank. */
 export function envValue(env: NodeJS.ProcessEnv, name: string): string | undefined {
   const value = env[name]?.trim();

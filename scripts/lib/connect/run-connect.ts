@@ -7,7 +7,7 @@ import { checkEndToEnd, describeError, formatResult, type CheckResult } from "..
 import { resolveDoctorSettings } from "../doctor/doctor-settings";
 import { existsSync, readFileSync } from "node:fs";
 import { generateSecret, type Connector, type ConnectContext } from "./connector";
-import { ManagementApi, ManagementApiError, SecretMask, type Json } from "./management-api";
+import { ManagementApi, ManagementApiError, SecretMask, managementApi, type Json } from "./management-api";
 import { CONNECTORS, DASHBOARD_ONLY } from "./providers";
 import { wranglerSecretPut, writeDevVar } from "./secret-store";
 
@@ -166,11 +166,9 @@ function printDashboardSteps(provider: keyof typeof DASHBOARD_ONLY, bridgeUrl: s
 
 /** Clerk's one-time link to its webhook portal (Backend API `POST /v1/webhooks/svix_url`). */
 async function clerkPortalLink(options: ConnectOptions): Promise<number> {
-  const mask = new SecretMask();
   const key = options.env.CLERK_SECRET_KEY?.trim() ?? "";
-  mask.add(key);
   const baseUrl = (options.env.CLERK_API_URL?.trim() || "https://api.clerk.com").replace(/\/+$/, "");
-  const api = new ManagementApi({ label: "Clerk", baseUrl, headers: { authorization: `Bearer ${key}` }, dryRun: options.dryRun, mask, print: options.print, ...(options.fetch && { fetch: options.fetch }) });
+  const api = managementApi({ dryRun: options.dryRun, mask: new SecretMask(), print: options.print, ...(options.fetch && { fetch: options.fetch }) }, { label: "Clerk", baseUrl, authorization: `Bearer ${key}`, credential: key });
   try {
     let answer: Json;
     try {

@@ -4,16 +4,15 @@
  * bridge generates the token Auth0 sends (`Authorization: Bearer …` for Event Streams, the whole
  * header for Log Streams). Event Stream tokens are write-only, so an update sets a new one.
  */
-import { baseUrlFrom, clientCredentialsToken, envValue, ManagementApi, type Json } from "../management-api";
+import { clientCredentialsToken, envValue, managementApi, tenantFromEnv, type ClientOptions, type Json, type ManagementApi } from "../management-api";
 import { collectPages, type Connector } from "../connector";
 
 const NAME = "orq-identity-bridge";
 
-async function auth0Client(env: NodeJS.ProcessEnv, options: Parameters<Connector["client"]>[1], scopes: string) {
-  const domain = envValue(env, "AUTH0_DOMAIN")?.replace(/^https?:\/\//, "").replace(/\/+$/, "");
-  if (!domain) return { problem: "AUTH0_DOMAIN is not set (your tenant's domain, e.g. acme.eu.auth0.com)" };
-  const baseUrl = baseUrlFrom(env, "AUTH0_BASE_URL", `https://${domain}`);
-  if (!baseUrl) return { problem: "AUTH0_BASE_URL must be an http(s) URL" };
+async function auth0Client(env: NodeJS.ProcessEnv, options: ClientOptions, scopes: string) {
+  const tenant = tenantFromEnv(env, "AUTH0", "acme.eu.auth0.com");
+  if ("problem" in tenant) return tenant;
+  const { domain, baseUrl } = tenant;
   let token = envValue(env, "AUTH0_MANAGEMENT_TOKEN");
   if (!token) {
     const clientId = envValue(env, "AUTH0_CLIENT_ID");
@@ -21,8 +20,7 @@ async function auth0Client(env: NodeJS.ProcessEnv, options: Parameters<Connector
     if (!clientId || !clientSecret) return { problem: `set AUTH0_MANAGEMENT_TOKEN, or AUTH0_CLIENT_ID and AUTH0_CLIENT_SECRET of a machine-to-machine app authorised for the Management API (${scopes})` };
     token = await clientCredentialsToken("Auth0", `${baseUrl}/oauth/token`, { grant_type: "client_credentials", client_id: clientId, client_secret: clientSecret, audience: `https://${domain}/api/v2/` }, { json: true, ...(options.fetch && { fetch: options.fetch }) });
   }
-  options.mask.add(token);
-  return new ManagementApi({ label: "Auth0", baseUrl, headers: { authorization: `Bearer ${token}` }, dryRun: options.dryRun, mask: options.mask, print: options.print, ...(options.fetch && { fetch: options.fetch }) });
+  return managementApi(options, { label: "Auth0", baseUrl, authorization: `Bearer ${token}`, credential: token });
 }
 
 const ENV_HELP = [

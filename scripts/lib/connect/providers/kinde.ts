@@ -3,7 +3,7 @@
  * body is a JWT signed with the business's key, which the bridge checks against
  * `<KINDE_ISSUER_URL>/.well-known/jwks` — so what is stored is KINDE_ISSUER_URL, not a secret.
  */
-import { baseUrlFrom, clientCredentialsToken, envValue, ManagementApi, type Json } from "../management-api";
+import { clientCredentialsToken, envValue, managementApi, tenantFromEnv, type Json } from "../management-api";
 import type { Connector, ConnectContext } from "../connector";
 
 interface Webhook {
@@ -29,10 +29,9 @@ export const kinde: Connector = {
   ],
 
   async client(env, options) {
-    const domain = envValue(env, "KINDE_DOMAIN")?.replace(/^https?:\/\//, "").replace(/\/+$/, "");
-    if (!domain) return { problem: "KINDE_DOMAIN is not set (e.g. acme.kinde.com)" };
-    const baseUrl = baseUrlFrom(env, "KINDE_BASE_URL", `https://${domain}`);
-    if (!baseUrl) return { problem: "KINDE_BASE_URL must be an http(s) URL" };
+    const tenant = tenantFromEnv(env, "KINDE", "acme.kinde.com");
+    if ("problem" in tenant) return tenant;
+    const { domain, baseUrl } = tenant;
     let token = envValue(env, "KINDE_MANAGEMENT_TOKEN");
     if (!token) {
       const clientId = envValue(env, "KINDE_M2M_CLIENT_ID");
@@ -40,8 +39,7 @@ export const kinde: Connector = {
       if (!clientId || !clientSecret) return { problem: "set KINDE_MANAGEMENT_TOKEN, or KINDE_M2M_CLIENT_ID and KINDE_M2M_CLIENT_SECRET of an M2M app authorised for the Management API" };
       token = await clientCredentialsToken("Kinde", `${baseUrl}/oauth2/token`, { grant_type: "client_credentials", client_id: clientId, client_secret: clientSecret, audience: `https://${domain}/api` }, { ...(options.fetch && { fetch: options.fetch }) });
     }
-    options.mask.add(token);
-    return new ManagementApi({ label: "Kinde", baseUrl, tenant: `https://${domain}`, headers: { authorization: `Bearer ${token}` }, dryRun: options.dryRun, mask: options.mask, print: options.print, ...(options.fetch && { fetch: options.fetch }) });
+    return managementApi(options, { label: "Kinde", baseUrl, tenant: `https://${domain}`, authorization: `Bearer ${token}`, credential: token });
   },
 
   async register(context) {

@@ -3,7 +3,7 @@
  * (also when listing), so the bridge's LOGTO_WEBHOOK_SIGNING_KEY is taken from the answer.
  * `POST /api/hooks/{id}/test` makes Logto send a test event to the URL.
  */
-import { baseUrlFrom, clientCredentialsToken, envValue, ManagementApi, type Json } from "../management-api";
+import { baseUrlFrom, clientCredentialsToken, envValue, managementApi, type Json } from "../management-api";
 import type { Connector, ConnectContext } from "../connector";
 
 interface Hook {
@@ -48,8 +48,7 @@ export const logto: Connector = {
       const resource = envValue(env, "LOGTO_RESOURCE") ?? (host.endsWith(".logto.app") ? `https://${host}/api` : "https://default.logto.app/api");
       token = await clientCredentialsToken("Logto", `${endpoint}/oidc/token`, { grant_type: "client_credentials", resource, scope: "all" }, { basicAuth: [appId, appSecret], ...(options.fetch && { fetch: options.fetch }) });
     }
-    options.mask.add(token);
-    return new ManagementApi({ label: "Logto", baseUrl: endpoint, headers: { authorization: `Bearer ${token}` }, dryRun: options.dryRun, mask: options.mask, print: options.print, ...(options.fetch && { fetch: options.fetch }) });
+    return managementApi(options, { label: "Logto", baseUrl: endpoint, authorization: `Bearer ${token}`, credential: token });
   },
 
   async register(context) {

@@ -4,7 +4,7 @@
  * `POST …/lifecycle/verify` makes Okta send the one-time challenge GET, which the bridge answers —
  * so it runs after the secret is stored. Deleting needs a deactivation first.
  */
-import { baseUrlFrom, envValue, ManagementApi, ManagementApiError, type Json } from "../management-api";
+import { envValue, managementApi, ManagementApiError, tenantFromEnv, type Json } from "../management-api";
 import type { Connector, ConnectContext } from "../connector";
 
 interface EventHook {
@@ -35,16 +35,13 @@ export const okta: Connector = {
   ],
 
   async client(env, options) {
-    const domain = envValue(env, "OKTA_DOMAIN")?.replace(/^https?:\/\//, "").replace(/\/+$/, "");
-    if (!domain) return { problem: "OKTA_DOMAIN is not set (e.g. acme.okta.com)" };
-    const baseUrl = baseUrlFrom(env, "OKTA_BASE_URL", `https://${domain}`);
-    if (!baseUrl) return { problem: "OKTA_BASE_URL must be an http(s) URL" };
+    const tenant = tenantFromEnv(env, "OKTA", "acme.okta.com");
+    if ("problem" in tenant) return tenant;
     const apiToken = envValue(env, "OKTA_API_TOKEN");
     const accessToken = envValue(env, "OKTA_ACCESS_TOKEN");
     if (!apiToken && !accessToken) return { problem: "set OKTA_API_TOKEN (SSWS) or OKTA_ACCESS_TOKEN (OAuth 2.0, okta.eventHooks.manage)" };
-    options.mask.add(apiToken ?? accessToken);
     const authorization = apiToken ? `SSWS ${apiToken}` : `Bearer ${accessToken}`;
-    return new ManagementApi({ label: "Okta", baseUrl, headers: { authorization }, dryRun: options.dryRun, mask: options.mask, print: options.print, ...(options.fetch && { fetch: options.fetch }) });
+    return managementApi(options, { label: "Okta", baseUrl: tenant.baseUrl, authorization, credential: (apiToken ?? accessToken)! });
   },
 
   async register(context) {

@@ -4,7 +4,7 @@
  * (`POST /v1/projects/{ref}/database/query`). Supabase does not sign: the trigger sends
  * `Authorization: Bearer <SUPABASE_WEBHOOK_SECRET>`, which the bridge chooses.
  */
-import { baseUrlFrom, envValue, ManagementApi } from "../management-api";
+import { baseUrlFrom, envValue, managementApi } from "../management-api";
 import type { Connector, ConnectContext } from "../connector";
 
 const TRIGGER = "orq_identity_bridge";
@@ -47,8 +47,7 @@ export const supabase: Connector = {
     if (!token) return { problem: "SUPABASE_ACCESS_TOKEN is not set (a personal access token, sbp_…)" };
     const baseUrl = baseUrlFrom(env, "SUPABASE_API_URL", "https://api.supabase.com");
     if (!baseUrl) return { problem: "SUPABASE_API_URL must be an http(s) URL" };
-    options.mask.add(token);
-    return new ManagementApi({ label: "Supabase", baseUrl, tenant: ref, headers: { authorization: `Bearer ${token}` }, dryRun: options.dryRun, mask: options.mask, print: options.print, ...(options.fetch && { fetch: options.fetch }) });
+    return managementApi(options, { label: "Supabase", baseUrl, tenant: ref, authorization: `Bearer ${token}`, credential: token });
   },
 
   async register(context) {

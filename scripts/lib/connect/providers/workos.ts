@@ -2,7 +2,7 @@
  * WorkOS: a webhook endpoint (`/webhook_endpoints`). WorkOS generates the secret and returns it in
  * the endpoint object, so the bridge's WORKOS_WEBHOOK_SECRET is taken from the answer.
  */
-import { baseUrlFrom, envValue, ManagementApi, type Json } from "../management-api";
+import { baseUrlFrom, envValue, managementApi, type Json } from "../management-api";
 import { collectPages, type Connector, type ConnectContext } from "../connector";
 
 interface Endpoint {
@@ -31,8 +31,7 @@ export const workos: Connector = {
     if (!key) return { problem: "WORKOS_API_KEY is not set (the environment's API key, sk_…)" };
     const baseUrl = baseUrlFrom(env, "WORKOS_BASE_URL", "https://api.workos.com");
     if (!baseUrl) return { problem: "WORKOS_BASE_URL must be an http(s) URL" };
-    options.mask.add(key);
-    return new ManagementApi({ label: "WorkOS", baseUrl, headers: { authorization: `Bearer ${key}` }, dryRun: options.dryRun, mask: options.mask, print: options.print, ...(options.fetch && { fetch: options.fetch }) });
+    return managementApi(options, { label: "WorkOS", baseUrl, authorization: `Bearer ${key}`, credential: key });
   },
 
   async register(context) {

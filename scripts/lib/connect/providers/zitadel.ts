@@ -5,7 +5,7 @@
  * An existing target's key cannot be read back: unless the bridge's key is known here, an update
  * rotates it (`expirationSigningKey: "0s"`) to learn the new one.
  */
-import { baseUrlFrom, envValue, ManagementApi, type Json } from "../management-api";
+import { envValue, managementApi, tenantFromEnv, type Json, type ManagementApi } from "../management-api";
 import type { Connector, ConnectContext } from "../connector";
 
 interface Target {
@@ -53,14 +53,11 @@ export const zitadel: Connector = {
   ],
 
   async client(env, options) {
-    const domain = envValue(env, "ZITADEL_DOMAIN")?.replace(/^https?:\/\//, "").replace(/\/+$/, "");
-    if (!domain) return { problem: "ZITADEL_DOMAIN is not set (e.g. acme-xyz.zitadel.cloud)" };
-    const baseUrl = baseUrlFrom(env, "ZITADEL_BASE_URL", `https://${domain}`);
-    if (!baseUrl) return { problem: "ZITADEL_BASE_URL must be an http(s) URL" };
+    const tenant = tenantFromEnv(env, "ZITADEL", "acme-xyz.zitadel.cloud");
+    if ("problem" in tenant) return tenant;
     const token = envValue(env, "ZITADEL_TOKEN");
     if (!token) return { problem: "ZITADEL_TOKEN is not set (a personal access token with the action.* permissions)" };
-    options.mask.add(token);
-    return new ManagementApi({ label: "ZITADEL", baseUrl, headers: { authorization: `Bearer ${token}` }, dryRun: options.dryRun, mask: options.mask, print: options.print, ...(options.fetch && { fetch: options.fetch }) });
+    return managementApi(options, { label: "ZITADEL", baseUrl: tenant.baseUrl, authorization: `Bearer ${token}`, credential: token });
   },
 
   async register(context) {
