@@ -5,11 +5,13 @@ import {
   formatTable,
   outageCallBudget,
   runOutageScenario,
+  rollingFloorMs,
   runRateLimitScenario,
   startScenarioBridge,
   type OutageResult,
   type RateLimitResult,
 } from "../../scripts/lib/scenario";
+import { parseDurationMs, parseRatePerMinute } from "../../scripts/lib/scenario-units";
 
 /**
  * The short version of `npm run scenario` (issue 10, "deliver at orq.ai's pace"), through the same library
@@ -68,3 +70,16 @@ it("a burst under a workspace rate limit drains within 1.15x the floor, with at 
   expect(result.drainMs, `${result.landed}/${result.signups} landed in time`).not.toBeNull();
   expect(result.ratio).toBeLessThanOrEqual(TARGETS.drainRatio);
 }, 120_000);
+
+it("floors and units: a rolling window lets a burst beyond what is left go only as earlier calls leave it", () => {
+  expect(rollingFloorMs([], 0, 240, 240)).toBe(0);
+  expect(rollingFloorMs([], 0, 240, 300)).toBe(60_000);
+  expect(rollingFloorMs([], 0, 100, 201)).toBe(120_000);
+  // 3 calls 50, 40 and 30 s ago, limit 4: one more now, then slots free 10, 20 and 30 s from now.
+  expect(rollingFloorMs([-50_000, -40_000, -30_000, -70_000], 0, 4, 4)).toBe(30_000);
+  expect(outageCallBudget(45_000)).toBe(15);
+  expect(outageCallBudget(30_000)).toBe(10);
+  expect(outageCallBudget(5_000)).toBe(5);
+  expect([parseRatePerMinute("300/min"), parseRatePerMinute("5/s"), parseRatePerMinute("100"), parseRatePerMinute("0.5/min"), parseRatePerMinute("x")]).toEqual([300, 300, 100, undefined, undefined]);
+  expect([parseDurationMs("45s"), parseDurationMs("1.5m"), parseDurationMs("500ms"), parseDurationMs("30"), parseDurationMs("soon")]).toEqual([45_000, 90_000, 500, 30_000, undefined]);
+});
