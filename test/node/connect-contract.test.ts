@@ -4,16 +4,14 @@
  * a deployed bridge's secret goes through `wrangler secret put` on stdin, and the providers without
  * a webhook API get their dashboard steps (Clerk also its portal link).
  */
-import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { readFileSync } from "node:fs";
 import { afterEach, describe, expect, inject, it } from "vitest";
 import { CONNECTORS } from "../../scripts/lib/connect/providers";
 import { loadFixture, type Json } from "../../scripts/lib/sample-webhooks";
 import { providers } from "../../src/providers/registry";
 import { startFakeServer, bearerToken, type FakeServer } from "../support/fake-http";
 import { startFakeWorkosApi } from "../support/fake-workos-api";
-import { runScript } from "./doctor-harness";
+import { fakeWrangler, runScript } from "./doctor-harness";
 
 const bridgeUrl = inject("bridgeUrl");
 
@@ -61,23 +59,6 @@ describe("storing the secret for a deployed bridge", () => {
     await fake?.close();
     fake = undefined;
   });
-
-  function fakeWrangler(exitCode: number): { bin: string; record: string } {
-    const dir = mkdtempSync(join(tmpdir(), "fake-wrangler-"));
-    const record = join(dir, "calls.json");
-    const bin = join(dir, "wrangler");
-    writeFileSync(bin, `#!/usr/bin/env node
-let input = "";
-process.stdin.on("data", (chunk) => (input += chunk));
-process.stdin.on("end", () => {
-  require("node:fs").writeFileSync(${JSON.stringify(record)}, JSON.stringify({ args: process.argv.slice(2), input }));
-  if (${exitCode} !== 0) console.error("Authentication error: not logged in");
-  process.exit(${exitCode});
-});
-`);
-    chmodSync(bin, 0o755);
-    return { bin, record };
-  }
 
   it("runs `wrangler secret put <NAME>` with the secret on stdin, never on the command line", async () => {
     fake = await startFakeWorkosApi({ allowHttpLoopback: true });

@@ -34,7 +34,8 @@ describe("npm run connect -- logto", () => {
     fake.nextSigningKeys = [DEV_SECRETS.LOGTO_WEBHOOK_SIGNING_KEY];
     const devVars = tempDevVars();
 
-    const run = await runScript("connect", ["logto", "--url", bridgeUrl, "--local", "--dev-vars", devVars], { ...logtoEnv(fake), ...orqEnv });
+    // LOGTO_WEBHOOK_SIGNING_KEY in the environment: what the running bridge has, so no restart is needed before the check.
+    const run = await runScript("connect", ["logto", "--url", bridgeUrl, "--local", "--dev-vars", devVars], { ...logtoEnv(fake), ...orqEnv, LOGTO_WEBHOOK_SIGNING_KEY: DEV_SECRETS.LOGTO_WEBHOOK_SIGNING_KEY });
 
     expect(run.code, run.stdout + run.stderr).toBe(0);
     expect(fake.hooks).toHaveLength(1);
@@ -70,6 +71,23 @@ describe("npm run connect -- logto", () => {
     expect(fake.hooks).toHaveLength(150);
   });
 
+  it("with --local, a signing key the running bridge does not have yet is stored and the next steps wait for a restart", async () => {
+    const fake = await logto();
+    const devVars = tempDevVars();
+    const run = await runScript("connect", ["logto", "--url", bridgeUrl, "--local", "--dev-vars", devVars], { ...logtoEnv(fake), ...orqEnv });
+
+    expect(run.code, run.stdout + run.stderr).toBe(0);
+    expect(storedVars(devVars).LOGTO_WEBHOOK_SIGNING_KEY).toBe(fake.hooks[0]!.signingKey);
+    expect(run.stdout).toContain(`– LOGTO_WEBHOOK_SIGNING_KEY changed in ${devVars}: restart \`npm run dev\`, then run this command again (it keeps what is stored) to ask for a test event, check end to end`);
+    expect(await fake.deliveries()).toEqual([]);
+    expect(run.stdout).not.toContain("bridge-doctor-");
+
+    const again = await runScript("connect", ["logto", "--url", bridgeUrl, "--local", "--dev-vars", devVars, "--no-check"], logtoEnv(fake));
+    expect(again.code, again.stdout).toBe(0);
+    expect(again.stdout).not.toContain("changed in");
+    expect(again.stdout).toContain("✓ logto test event");
+  });
+
   it("a token without the Management API permission is refused, exit 1", async () => {
     const fake = await logto();
     const run = await runScript("connect", ["logto", "--url", bridgeUrl, "--local", "--dev-vars", tempDevVars(), "--no-check"], { LOGTO_ENDPOINT: fake.url, LOGTO_MANAGEMENT_TOKEN: fake.issueToken([]) });
@@ -91,7 +109,7 @@ describe("npm run connect -- workos", () => {
     fake.nextSecrets = [DEV_SECRETS.WORKOS_WEBHOOK_SECRET];
     const devVars = tempDevVars();
 
-    const run = await runScript("connect", ["workos", "--url", bridgeUrl, "--local", "--dev-vars", devVars], { WORKOS_API_KEY: fake.apiKey, WORKOS_BASE_URL: fake.url, ...orqEnv });
+    const run = await runScript("connect", ["workos", "--url", bridgeUrl, "--local", "--dev-vars", devVars], { WORKOS_API_KEY: fake.apiKey, WORKOS_BASE_URL: fake.url, ...orqEnv, WORKOS_WEBHOOK_SECRET: DEV_SECRETS.WORKOS_WEBHOOK_SECRET });
 
     expect(run.code, run.stdout + run.stderr).toBe(0);
     expect(fake.endpoints).toMatchObject([{ endpoint_url: `${bridgeUrl}/webhooks/workos`, events: ["user.created", "user.updated", "user.deleted"], status: "enabled" }]);

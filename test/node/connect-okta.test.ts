@@ -6,7 +6,7 @@ import { afterEach, describe, expect, inject, it } from "vitest";
 import { DEV_SECRETS } from "../../scripts/lib/sign/dev-secrets";
 import { startFakeOktaApi, type FakeOktaApi } from "../support/fake-okta-api";
 import { uniqueId, waitForIdentity } from "./dev-server";
-import { runScript, storedVars, tempDevVars } from "./doctor-harness";
+import { fakeWrangler, runScript, storedVars, tempDevVars } from "./doctor-harness";
 
 const bridgeUrl = inject("bridgeUrl");
 const orqUrl = inject("orqUrl");
@@ -48,15 +48,28 @@ describe("npm run connect -- okta", () => {
     expect(fake.hooks).toHaveLength(1);
   });
 
-  it("a secret the bridge does not have fails Okta's verification, says how to fix it, exit 1", async () => {
+  it("a secret the deployed bridge does not have fails Okta's verification after `wrangler secret put`, says how to fix it, exit 1", async () => {
     fake = await startFakeOktaApi({ allowHttpLoopback: true });
-    const run = await runScript("connect", ["okta", "--url", bridgeUrl, "--local", "--dev-vars", tempDevVars(), "--no-check"], { OKTA_DOMAIN: "fake.okta.com", OKTA_BASE_URL: fake.url, OKTA_API_TOKEN: fake.apiToken });
+    const run = await runScript("connect", ["okta", "--url", bridgeUrl, "--no-check"], { OKTA_DOMAIN: "fake.okta.com", OKTA_BASE_URL: fake.url, OKTA_API_TOKEN: fake.apiToken, CONNECT_WRANGLER: fakeWrangler(0).bin });
 
     expect(run.code).toBe(1);
+    expect(run.stdout).toContain("✓ OKTA_WEBHOOK_SECRET stored with `wrangler secret put OKTA_WEBHOOK_SECRET`");
     expect(run.stdout).toContain("Okta could not verify yet (attempt 1 of 3)");
     expect(run.stdout).toMatch(/✗ Okta POST \/api\/v1\/eventHooks\/who[0-9a-f]+\/lifecycle\/verify answered 400: Api validation failed: Verification failed — Okta's challenge GET was not answered with the new secret/);
     expect(fake.hooks[0]?.verificationStatus).toBe("UNVERIFIED");
   }, 30_000);
+
+  it("with --local and a new secret, verification waits for `npm run dev` to restart; the re-run keeps the secret and verifies", async () => {
+    fake = await startFakeOktaApi({ allowHttpLoopback: true });
+    const devVars = tempDevVars();
+    const env = { OKTA_DOMAIN: "fake.okta.com", OKTA_BASE_URL: fake.url, OKTA_API_TOKEN: fake.apiToken };
+    const run = await runScript("connect", ["okta", "--url", bridgeUrl, "--local", "--dev-vars", devVars, "--no-check"], env);
+
+    expect(run.code, run.stdout).toBe(0);
+    expect(run.stdout).toContain(`– OKTA_WEBHOOK_SECRET changed in ${devVars}: restart \`npm run dev\`, then run this command again (it keeps what is stored) to verify the webhook`);
+    expect(fake.requests().filter((request) => request.path.endsWith("/lifecycle/verify"))).toEqual([]);
+    expect(Buffer.from(storedVars(devVars).OKTA_WEBHOOK_SECRET ?? "", "hex")).toHaveLength(32);
+  });
 
   it("--remove deactivates, then deletes; a token with only okta.eventHooks.read cannot create", async () => {
     fake = await startFakeOktaApi({ allowHttpLoopback: true });

@@ -28,7 +28,7 @@ describe("npm run connect -- zitadel", () => {
     fake.executions = [{ condition: { event: { event: "user.removed" } }, targets: ["other-target"] }];
     const devVars = tempDevVars();
 
-    const run = await runScript("connect", ["zitadel", "--url", bridgeUrl, "--local", "--dev-vars", devVars], { ZITADEL_DOMAIN: "fake.zitadel.cloud", ZITADEL_BASE_URL: fake.url, ZITADEL_TOKEN: fake.issueToken(), ORQ_API_URL: orqUrl, ORQ_API_KEY: DEV_SECRETS.ORQ_API_KEY });
+    const run = await runScript("connect", ["zitadel", "--url", bridgeUrl, "--local", "--dev-vars", devVars], { ZITADEL_DOMAIN: "fake.zitadel.cloud", ZITADEL_BASE_URL: fake.url, ZITADEL_TOKEN: fake.issueToken(), ORQ_API_URL: orqUrl, ORQ_API_KEY: DEV_SECRETS.ORQ_API_KEY, ZITADEL_WEBHOOK_SIGNING_KEY: DEV_SECRETS.ZITADEL_WEBHOOK_SIGNING_KEY });
 
     expect(run.code, run.stdout + run.stderr).toBe(0);
     const mine = fake.targets.find((target) => target.endpoint === webhookUrl);

@@ -3,7 +3,7 @@
  * environment, stdout and exit code), for test/node/doctor.test.ts and test/node/connect*.test.ts.
  */
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -39,4 +39,22 @@ export function tempDevVars(): string {
 /** The variables `connect --local` wrote. */
 export function storedVars(file: string): Record<string, string> {
   return parseDevVars(readFileSync(file, "utf8"));
+}
+
+/** A stand-in `wrangler` (CONNECT_WRANGLER) that records its arguments and stdin, then exits with `exitCode`. */
+export function fakeWrangler(exitCode: number): { bin: string; record: string } {
+  const dir = mkdtempSync(join(tmpdir(), "fake-wrangler-"));
+  const record = join(dir, "calls.json");
+  const bin = join(dir, "wrangler");
+  writeFileSync(bin, `#!/usr/bin/env node
+let input = "";
+process.stdin.on("data", (chunk) => (input += chunk));
+process.stdin.on("end", () => {
+require("node:fs").writeFileSync(${JSON.stringify(record)}, JSON.stringify({ args: process.argv.slice(2), input }));
+if (${exitCode} !== 0) console.error("Authentication error: not logged in");
+process.exit(${exitCode});
+});
+`);
+  chmodSync(bin, 0o755);
+  return { bin, record };
 }

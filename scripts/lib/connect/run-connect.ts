@@ -52,13 +52,14 @@ export async function runConnect(options: ConnectOptions): Promise<number> {
     return 2;
   }
   const devVars = options.local ? readDevVars(options.devVarsFile) : {};
-  const knownSecret = () => {
-    const binding = connector.secretBinding ?? "";
-    const fromEnv = options.env[binding]?.trim();
+  /** What the bridge is known to hold for a variable: the environment says so, or (with --local) .dev.vars does. */
+  const knownValue = (name: string) => {
+    const fromEnv = options.env[name]?.trim();
     if (fromEnv) return { value: fromEnv, source: "environment" };
-    const fromFile = devVars[binding]?.trim();
+    const fromFile = devVars[name]?.trim();
     return fromFile ? { value: fromFile, source: options.devVarsFile } : undefined;
   };
+  const knownSecret = () => knownValue(connector.secretBinding ?? "");
   const knownBridgeSecret = () => {
     const known = knownSecret();
     if (known) {
@@ -102,6 +103,13 @@ export async function runConnect(options: ConnectOptions): Promise<number> {
       if (!stored.ok) return 1;
       if (options.showSecret) print(`${connector.secretBinding}=${secret}`);
     }
+    // `wrangler dev` reads .dev.vars only when it starts: a value it does not have yet needs a restart first.
+    const changed = [...Object.entries(registration.vars ?? {}), ...(secret && connector.secretBinding ? [[connector.secretBinding, secret] as const] : [])].filter(([name, value]) => knownValue(name)?.value !== value);
+    if (options.local && !options.dryRun && changed.length > 0) {
+      const next = [connector.activate && "verify the webhook", connector.sendTest && "ask for a test event", options.check && "check end to end"].filter(Boolean).join(", ");
+      print(`– ${changed.map(([name]) => name).join(", ")} changed in ${options.devVarsFile}: restart \`npm run dev\`, then run this command again (it keeps what is stored)${next ? ` to ${next}` : ""}`);
+      return 0;
+    }
     if (connector.activate) {
       const steps = await connector.activate(context, registration);
       for (const step of steps) print(`✓ ${step}`);
@@ -130,7 +138,7 @@ async function storeSecret(binding: string, secret: string, options: ConnectOpti
   if (options.dryRun) return { ok: true, line: `  would store ${binding}=${shown} ${options.local ? `in ${options.devVarsFile}` : "with `wrangler secret put`"}` };
   if (options.local) {
     writeDevVar(options.devVarsFile, binding, secret);
-    return { ok: true, line: `✓ ${binding} stored in ${options.devVarsFile} (restart \`npm run dev\` if it is running)` };
+    return { ok: true, line: `✓ ${binding} stored in ${options.devVarsFile}` };
   }
   const put = await wranglerSecretPut(binding, secret, options.env);
   return put.ok ? { ok: true, line: `✓ ${binding} stored with \`wrangler secret put ${binding}\`` } : { ok: false, line: `✗ could not store ${binding}: ${put.problem}\n    fix: run \`npx wrangler login\`, then connect again` };
