@@ -13,8 +13,9 @@ import { formatResult, runDoctor } from "./lib/doctor/doctor-checks";
 import { resolveDoctorSettings } from "./lib/doctor/doctor-settings";
 import { SAMPLE_PROVIDERS, isSampleProvider } from "./lib/sample-webhooks";
 
-const USAGE = `Usage: npm run doctor -- --url <bridge base URL> [--provider clerk]
+const USAGE = `Usage: npm run doctor -- --url <bridge base URL> [--provider clerk] [--wait 30]
   provider: ${Object.keys(SAMPLE_PROVIDERS).join(" | ")}
+  --wait:   seconds to wait for the test user to appear in (and leave) orq.ai
 
 Reads ORQ_API_KEY, ORQ_API_URL (default https://api.orq.ai) and the provider's secret (e.g.
 CLERK_WEBHOOK_SIGNING_SECRET) from the environment, else .dev.vars. For a bridge on 127.0.0.1
@@ -29,6 +30,7 @@ async function main(): Promise<number> {
     options: {
       url: { type: "string" },
       provider: { type: "string", default: "clerk" },
+      wait: { type: "string", default: "30" },
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -36,9 +38,11 @@ async function main(): Promise<number> {
   const url = requireBridgeUrl(USAGE, values.url);
   if (!isSampleProvider(values.provider)) usageError(USAGE, `unknown provider "${values.provider}"`);
 
+  const waitSeconds = Number(values.wait);
+  if (!Number.isFinite(waitSeconds) || waitSeconds <= 0 || waitSeconds > 600) usageError(USAGE, "--wait must be a number of seconds (up to 600)");
   const settings = resolveDoctorSettings(url, values.provider);
   console.log(`doctor: ${settings.provider} at ${settings.bridgeUrl}`);
-  const { ok, results } = await runDoctor(settings, { onResult: (result) => console.log(formatResult(result)) });
+  const { ok, results } = await runDoctor(settings, { landTimeoutMs: waitSeconds * 1000, onResult: (result) => console.log(formatResult(result)) });
   const failed = results.filter((result) => !result.ok && !result.skipped).length;
   console.log(ok ? `all ${results.length} checks passed` : `${failed} check${failed === 1 ? "" : "s"} failed`);
   return ok ? 0 : 1;

@@ -102,6 +102,36 @@ describe("npm run doctor", () => {
     });
   });
 
+  describe("with a bridge whose own orq.ai key is rejected", () => {
+    let workspace: OrqEmulator;
+    let bridge: DevServer;
+    beforeAll(async () => {
+      workspace = await startOrqEmulator({ port: 0, quiet: true, apiKeys: ["the-workspace-key"] });
+      bridge = await startDevServer({ orqUrl: workspace.url, vars: { ...TEST_BRIDGE_VARS, ORQ_API_KEY: "a-revoked-bridge-key" } });
+    });
+    afterAll(async () => {
+      await bridge.close();
+      await workspace.close();
+    });
+
+    it("the test user never lands and the doctor says the bridge's key is the cause; the next run flags the bridge's key up front", async () => {
+      const env = { ...workingEnv, ORQ_API_URL: workspace.url, ORQ_API_KEY: "the-workspace-key" };
+      const first = await runScript("doctor", ["--url", bridge.url, "--wait", "5"], env);
+
+      expect(first.code).toBe(1);
+      expect(first.stdout).toContain("✓ orq.ai accepts ORQ_API_KEY");
+      expect(first.stdout).toMatch(/✗ the test user appears in orq\.ai: bridge-doctor-[0-9a-f]{12} is not in orq\.ai after 5 s; \/health says orq\.ai rejects the bridge's ORQ_API_KEY/);
+      expect(first.stdout).toContain("fix: put a valid key in the bridge's ORQ_API_KEY (.dev.vars) and restart `npm run dev`");
+
+      const second = await runScript("doctor", ["--url", bridge.url, "--wait", "2"], env);
+      expect(second.code).toBe(1);
+      expect(second.stdout).toMatch(/✗ the bridge has an orq\.ai key: orq\.ai rejects the bridge's ORQ_API_KEY since \d{4}-\d\d-\d\dT/);
+      expectNoSecret(second);
+      expect(second.stdout + first.stdout).not.toContain("a-revoked-bridge-key");
+      expect(second.stdout + first.stdout).not.toContain("the-workspace-key");
+    });
+  });
+
   it("a bridge that is down fails the first check, says how to start it and skips the rest", async () => {
     const downUrl = `http://127.0.0.1:${await freePort()}`;
     const run = await runScript("doctor", ["--url", downUrl], workingEnv);

@@ -187,11 +187,17 @@ export async function checkEndToEnd(settings: DoctorSettings, options: CheckOpti
 
   const landed = await waitForIdentity(read, expected.external_id, (identity) => identity !== undefined, timeoutMs);
   if (landed.identity === undefined) {
+    // Why not: the bridge may have learnt meanwhile that orq.ai rejects its key.
+    const keyRejected = (await readHealth(settings, fetchImpl))?.orq?.auth === "failing";
     recorder.add({
       ok: false,
       title: "the test user appears in orq.ai",
-      found: `${expected.external_id} is not in orq.ai after ${timeoutMs / 1000} s${landed.problem ? ` (${landed.problem})` : ""}`,
-      fix: "the bridge recorded it but has not delivered it: see GET /health (orq.auth, scheduler) and the bridge's logs; check that the bridge's ORQ_API_URL/ORQ_API_KEY point at the same workspace as yours",
+      found: `${expected.external_id} is not in orq.ai after ${timeoutMs / 1000} s${landed.problem ? ` (${landed.problem})` : ""}${keyRejected ? "; /health says orq.ai rejects the bridge's ORQ_API_KEY" : ""}`,
+      fix: keyRejected
+        ? settings.local
+          ? "put a valid key in the bridge's ORQ_API_KEY (.dev.vars) and restart `npm run dev`: the kept events are delivered then"
+          : "npx wrangler secret put ORQ_API_KEY with a valid key: the kept events are delivered then"
+        : "the bridge recorded it but has not delivered it: see GET /health (scheduler) and the bridge's logs; check that the bridge's ORQ_API_URL/ORQ_API_KEY point at the same workspace as yours",
     });
   } else {
     const wrong = mappedFieldDifferences(expected, landed.identity, provider);
@@ -340,6 +346,15 @@ async function deleteWithKey(read: { baseUrl: string; apiKey: string; fetch: typ
     return response.ok || response.status === 404 ? { ok: true } : { ok: false, problem: `orq.ai answered ${response.status}` };
   } catch (error) {
     return { ok: false, problem: describeError(error) };
+  }
+}
+
+async function readHealth(settings: DoctorSettings, fetchImpl: typeof fetch): Promise<Json> {
+  try {
+    const response = await fetchImpl(`${settings.bridgeUrl}/health`, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+    return safeJson(await response.text());
+  } catch {
+    return undefined;
   }
 }
 
