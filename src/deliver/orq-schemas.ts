@@ -73,32 +73,38 @@ export interface RefusedField {
 // validators accept is a superset of this; anything outside it is not a deliverable address.
 const EMAIL = /^[^\s@<>()",;]+@[^\s@<>()",;]+\.[^\s@<>()",;.]+$/;
 
+/**
+ * Free text (names, metadata) may hold any code unit, a lone surrogate included: JSON escapes it
+ * and orq.ai stores it as sent. Only its length is bounded.
+ */
 function textProblem(value: string, max: number): string | undefined {
-  if (!value.isWellFormed()) return "is not well-formed Unicode";
-  if (value.length > max) return `is longer than ${max} characters`;
-  return undefined;
+  return value.length > max ? `is longer than ${max} characters` : undefined;
+}
+
+/** An address or a URL with a lone surrogate is no address and no URL. */
+function wellFormedTextProblem(value: string, max: number): string | undefined {
+  return value.isWellFormed() ? textProblem(value, max) : "is not well-formed Unicode";
 }
 
 function emailProblem(value: string): string | undefined {
-  return textProblem(value, ORQ_FIELD_LIMITS.email) ?? (EMAIL.test(value) ? undefined : "is not an email address");
+  return wellFormedTextProblem(value, ORQ_FIELD_LIMITS.email) ?? (EMAIL.test(value) ? undefined : "is not an email address");
 }
 
 function avatarUrlProblem(value: string): string | undefined {
-  const problem = textProblem(value, ORQ_FIELD_LIMITS.avatar_url);
+  const problem = wellFormedTextProblem(value, ORQ_FIELD_LIMITS.avatar_url);
   if (problem) return problem;
   if (!URL.canParse(value)) return "is not an absolute URL";
   const { protocol, hostname } = new URL(value);
   return (protocol === "https:" || protocol === "http:") && hostname ? undefined : "is not an http(s) URL";
 }
 
-/** Plain JSON (finite numbers, no lone surrogates, at most METADATA_MAX_DEPTH deep), and its size. */
+/** Plain JSON (finite numbers, at most METADATA_MAX_DEPTH deep), and its size. */
 function jsonProblem(value: unknown, max: number): string | undefined {
   if (!withinDepth(value, METADATA_MAX_DEPTH)) return `is nested deeper than ${METADATA_MAX_DEPTH} levels`;
   const stack = [value];
   while (stack.length > 0) {
     const current = stack.pop();
     if (typeof current === "number" && !Number.isFinite(current)) return "is not JSON-representable (a non-finite number)";
-    if (typeof current === "string" && !current.isWellFormed()) return "is not well-formed Unicode";
     if (typeof current === "bigint" || typeof current === "function" || typeof current === "symbol" || current === undefined) return "is not JSON-representable";
     if (typeof current === "object" && current !== null) {
       for (const [key, child] of Object.entries(current)) stack.push(key, child);
