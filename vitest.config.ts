@@ -1,7 +1,7 @@
 import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
 import { defineConfig } from "vitest/config";
 import { hideExpectedRuntimeNoise } from "./test/support/quiet-runtime.ts";
-import { DEV_SECRETS } from "./test/support/secrets.ts";
+import { DEV_SECRETS } from "./scripts/lib/sign/dev-secrets.ts";
 
 hideExpectedRuntimeNoise();
 

@@ -342,8 +342,9 @@ export class IdentitySync extends DurableObject<Env> {
         since: state.updated_at,
         maxConcurrency,
         ceilingPerMinute: ratePerMinute,
-        // An attempt is at most four calls (PATCH → 404 → POST → other 4xx → GET probe → PATCH).
-        permitMs: 4 * timeoutMs + 5_000,
+        // An attempt is at most five calls (PATCH → 404 → POST → 400 naming a field → POST without
+        // it → other 4xx → GET probe → PATCH, the probe path and the field retry never both twice).
+        permitMs: 5 * timeoutMs + 5_000,
       });
       return "permit" in answer ? (answer.permit as unknown as PermitStub) : "queued";
     } catch (error) {
