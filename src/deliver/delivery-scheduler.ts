@@ -103,7 +103,7 @@ export const SCHEDULER_NAME = "orq-workspace";
 const WINDOW_MS = 60_000;
 /** orq.ai counts a call when it arrives, a little after it was granted: keep a margin. */
 const WINDOW_MARGIN_MS = 1_000;
-const START_WINDOW = 4;
+const START_WINDOW = 2;
 export const PROBE_MS = 5_000;
 const OUTAGE_FAILURES = 3;
 /** How long a woken identity's place is held for it. */

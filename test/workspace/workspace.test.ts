@@ -130,7 +130,7 @@ describe("orq.ai failing for everyone", () => {
       await scheduler_wait(11_000);
       const elapsed = Date.now() - started;
       const calls = (await callsFor(prefix)).length;
-      // At most the starting allowance (4) plus a couple more while the outage was not yet certain,
+      // At most the starting allowance (2) plus a couple more while the outage was not yet certain,
       // then one probe per 5 s: whatever the backlog (12 users here).
       expect(calls).toBeLessThanOrEqual(6 + Math.ceil(elapsed / 5_000));
       for (const userId of users) {
