@@ -20,6 +20,12 @@ const ask = (name: string, extra: Partial<AcquireRequest> = {}): AcquireRequest 
   ...extra,
 });
 
+/** Successful calls first, so the allowance (2 in flight at the start, +1 per success) has room for `n` at once. */
+async function warmedUp(scheduler: ReturnType<typeof ownScheduler>, n: number): Promise<void> {
+  for (let i = 0; i < n; i++) await permitOf(await scheduler.acquire(ask(`clerk:warm${i}`))).finish({ calls: 1, outcome: "ok" });
+  await new Promise((resolve) => setTimeout(resolve, 5)); // later grants come strictly after the last success
+}
+
 function permitOf(answer: object): PermitStub {
   if (!("permit" in answer)) throw new Error(`expected a permit, got ${JSON.stringify(answer)}`);
   return answer.permit as unknown as PermitStub;
@@ -73,6 +79,7 @@ describe("the delivery scheduler", () => {
 
   it("three failures in a row from two identities, with no success in between, are an outage: nobody calls, one probe at a time", async () => {
     const scheduler = ownScheduler();
+    await warmedUp(scheduler, 2);
     const permits = await Promise.all(["clerk:a", "clerk:b", "clerk:c"].map(async (name) => permitOf(await scheduler.acquire(ask(name)))));
     expect(await permits[0]!.finish(failed503)).toBe("own");
     expect(await permits[1]!.finish(failed503)).toBe("own");
@@ -107,6 +114,7 @@ describe("the delivery scheduler", () => {
 
   it("a 4xx about one identity is proof the workspace works: it ends an outage", async () => {
     const scheduler = ownScheduler();
+    await warmedUp(scheduler, 2);
     const permits = await Promise.all(["clerk:a", "clerk:b", "clerk:c", "clerk:d"].map(async (name) => permitOf(await scheduler.acquire(ask(name)))));
     for (const permit of permits.slice(0, 3)) await permit.finish(failed503);
     expect((await scheduler.stats()).state).toBe("outage");
@@ -115,7 +123,11 @@ describe("the delivery scheduler", () => {
   });
 
   it("never has more calls in flight than ORQ_MAX_CONCURRENCY, and starts with a small allowance that grows with successes", async () => {
+    const fresh = ownScheduler();
+    const first = await Promise.all([0, 1, 2].map((i) => fresh.acquire(ask(`clerk:s${i}`))));
+    expect(first.filter((answer) => "permit" in answer)).toHaveLength(2);
     const scheduler = ownScheduler();
+    await warmedUp(scheduler, 3);
     const granted: PermitStub[] = [];
     for (let i = 0; i < 10; i++) {
       const answer = await scheduler.acquire(ask(`clerk:c${i}`, { maxConcurrency: 2 }));
