@@ -18,6 +18,10 @@ export default defineConfig({
     silent: "passed-only",
     // Only tests slower than this are listed under their file (the load test, the hung-orq.ai ones).
     slowTestThreshold: 10_000,
+    // Most test files wait (on wrangler dev, the emulator, orq.ai timeouts, a scenario's outage)
+    // rather than compute: three at a time on 2 cores, instead of Vitest's default of one per
+    // spare core, brings the whole run under 4 minutes.
+    maxWorkers: 3,
     projects: [
       {
         plugins: [
@@ -59,10 +63,23 @@ export default defineConfig({
         test: {
           name: "node",
           include: ["test/node/**/*.test.ts"],
+          exclude: ["test/node/scenario.test.ts"],
           environment: "node",
           globalSetup: ["test/support/orq-emulator.global.ts", "test/support/wrangler-dev.global.ts"],
           testTimeout: 60_000,
           hookTimeout: 90_000,
+        },
+      },
+      {
+        // The rate-limit and outage scenarios measure time against a floor: they run last, on a
+        // machine the other projects have finished with, each with its own wrangler dev and emulator.
+        test: {
+          name: "scenario",
+          include: ["test/node/scenario.test.ts"],
+          environment: "node",
+          sequence: { groupOrder: 1 },
+          testTimeout: 120_000,
+          hookTimeout: 180_000,
         },
       },
     ],
