@@ -83,9 +83,11 @@ export function webhookRoute(provider: WebhookProvider): [MiddlewareHandler<Env>
       changes.push({ provider: provider.name, userId: event.userId, eventId: event.eventId, type: event.type, occurredAt: event.occurredAt, desired });
     }
 
-    // Different users are independent Durable Objects: record them in parallel.
+    // Different users are independent Durable Objects: record them in parallel. Each call is
+    // wrapped in an async function, so a binding that throws synchronously (getByName) is a
+    // rejection like any other: 503, never an unhandled 500.
     const outcomes = await Promise.allSettled(
-      changes.map((change) => c.env.IDENTITY_SYNC.getByName(identityObjectName(provider.name, change.userId)).record(change)),
+      changes.map(async (change) => c.env.IDENTITY_SYNC.getByName(identityObjectName(provider.name, change.userId)).record(change)),
     );
     let failed = false;
     outcomes.forEach((outcome, index) => {
