@@ -148,6 +148,8 @@ export class DeliveryScheduler extends DurableObject<Env> {
   private modeSince = Date.now();
   /** Grant times of calls in the current window (one entry per call). */
   private sent: number[] = [];
+  /** Grant times of the calls orq.ai accepted (answered other than 429/5xx/network) in the window. */
+  private accepted: number[] = [];
   private readonly permits = new Map<string, PermitEntry>();
   /** Woken identities whose next acquire is granted: name → until when. */
   private readonly reserved = new Map<string, number>();
@@ -220,6 +222,7 @@ export class DeliveryScheduler extends DurableObject<Env> {
 
   finishPermit(id: string, report: CallReport): Verdict {
     const now = Date.now();
+    this.prune(now);
     const permit = this.permits.get(id);
     if (!permit) return report.outcome === "ok" || report.outcome === "refused" ? "done" : "own";
     this.permits.delete(id);
@@ -229,6 +232,7 @@ export class DeliveryScheduler extends DurableObject<Env> {
     let verdict: Verdict;
     if (report.outcome === "ok" || report.outcome === "refused") {
       this.lastSuccessAt = now;
+      for (let call = 0; call < Math.max(1, report.calls); call++) this.accepted.push(permit.grantedAt);
       this.streak = { failures: 0, names: new Set() };
       this.allowance = Math.min(this.maxConcurrency, this.allowance + 1);
       if (this.mode === "outage" || this.mode === "key_rejected") this.setMode("flowing", now, { reason: "a call succeeded" });
@@ -363,7 +367,12 @@ export class DeliveryScheduler extends DurableObject<Env> {
   }
 
   private learnFromHeaders(rate: RateHeaders | undefined, now: number): void {
-    if (!rate) return;
+    if (!rate) {
+      // An answer without the headers after orq.ai's reset point: its figures are used up and no
+      // new ones come (orq.ai sends them only with 429s): pace by the window log from here.
+      if (this.told && now >= this.told.resetAt) this.told = undefined;
+      return;
+    }
     if (rate.remaining !== undefined) {
       this.told = { remaining: rate.remaining, at: now, resetAt: now + (rate.resetMs ?? WINDOW_MS) };
     }
@@ -384,7 +393,7 @@ export class DeliveryScheduler extends DurableObject<Env> {
       // unless the bridge itself sent too little to have spent the limit: orq.ai's smallest plan
       // allows 20 calls/min, so a refusal after a handful of calls was caused by other traffic
       // in the workspace (or is about one identity); the pause is kept, no pace is learned.
-      const fitted = this.sent.length - 1;
+      const fitted = this.accepted.length;
       if (fitted >= MIN_FITTED && (this.learned === undefined || this.learnedExpired(now) || fitted < this.learned.perMinute)) {
         this.learned = { perMinute: fitted, source: "learned from 429", at: now };
         logLine({ msg: "orq_pace", per_minute: fitted, source: "learned from 429" });
@@ -514,6 +523,8 @@ export class DeliveryScheduler extends DurableObject<Env> {
     let drop = 0;
     while (drop < this.sent.length && this.sent[drop]! <= windowStart) drop++;
     if (drop > 0) this.sent = this.sent.slice(drop);
+    // Accepted calls come in answer order, not grant order: filter rather than cut.
+    if (this.accepted.length > 0) this.accepted = this.accepted.filter((at) => at > windowStart);
     for (const [id, permit] of this.permits) if (permit.expiresAt <= now) this.permits.delete(id);
     for (const [name, until] of this.reserved) if (until <= now) this.reserved.delete(name);
   }
