@@ -54,7 +54,15 @@ export interface LoggedRequest {
 
 export type FaultStatus = 500 | 502 | 503 | 401 | 403 | 429 | 400 | 422;
 export type FaultKind =
-  | { status: FaultStatus; /** seconds; sent as `Retry-After` (meant for 429) */ retryAfter?: number }
+  | {
+      status: FaultStatus;
+      /** seconds; sent as `Retry-After` (meant for 429) */
+      retryAfter?: number;
+      /** Opt-in: the error body's message instead of the fixed text (an orq.ai validation message quoting a value, say). */
+      message?: string;
+      /** Opt-in: answer only after this many ms (a slow refusal, while other calls are answered). */
+      delayMs?: number;
+    }
   | { /** never answer until the client gives up or the emulator closes */ hang: true }
   | { /** destroy the socket without a response */ drop: true }
   | { /** run the operation (the write is applied), then destroy the socket: the answer is lost */ lose: true };
@@ -186,7 +194,7 @@ const CONTROL_PREFIX = "/__emulator";
 // ---------------------------------------------------------------------------------------------------------------
 
 type Reply =
-  | { kind: "respond"; status: number; body: unknown; headers?: Record<string, string> }
+  | { kind: "respond"; status: number; body: unknown; headers?: Record<string, string>; delayMs?: number }
   | { kind: "hang" }
   | { kind: "drop" };
 
@@ -206,6 +214,13 @@ function writeReply(res: ServerResponse, reply: Reply): void {
       res.socket?.destroy();
       return;
     case "respond": {
+      if (reply.delayMs) {
+        const { delayMs: _, ...now } = reply;
+        setTimeout(() => {
+          if (!res.destroyed && !res.writableEnded) writeReply(res, now);
+        }, reply.delayMs);
+        return;
+      }
       // A string body is an HTML error page, the way a gateway in front of the API answers.
       const isHtml = typeof reply.body === "string";
       res.writeHead(reply.status, {
@@ -414,6 +429,7 @@ function readInput<T>(body: ParsedBody, checks: Record<string, Check>, required:
 const FAULT_STATUSES: readonly FaultStatus[] = [400, 401, 403, 422, 429, 500, 502, 503];
 const FAULT_METHODS: readonly string[] = ["POST", "PATCH", "DELETE", "GET"];
 const RULE_FIELDS: readonly string[] = ["externalIdPrefix", "method", "times", "rate", "faults"];
+const STATUS_FAULT_FIELDS: readonly string[] = ["status", "retryAfter", "message", "delayMs"];
 
 function faultLabel(fault: FaultKind): FaultLabel {
   if ("hang" in fault) return "hang";
@@ -447,7 +463,10 @@ function faultReply(fault: FaultKind): Reply {
   if (fault.retryAfter !== undefined) headers["retry-after"] = String(fault.retryAfter);
   // An injected 429 is about one identity (an identity budget, say): Retry-After only. The
   // workspace's own rate limit, with its X-RateLimit-* headers, is the workspace switch.
-  return respond(fault.status, FAULT_BODIES[fault.status], headers);
+  const body = fault.message === undefined ? FAULT_BODIES[fault.status] : { error: { code: "injected_fault", message: fault.message } };
+  const reply = respond(fault.status, body, headers);
+  if (fault.delayMs && reply.kind === "respond") reply.delayMs = fault.delayMs;
+  return reply;
 }
 
 function validateFaultKind(value: unknown): string | undefined {
@@ -456,11 +475,17 @@ function validateFaultKind(value: unknown): string | undefined {
   if (keys === "hang") return value.hang === true ? undefined : "hang must be true";
   if (keys === "drop") return value.drop === true ? undefined : "drop must be true";
   if (keys === "lose") return value.lose === true ? undefined : "lose must be true";
-  if (keys !== "status" && keys !== "retryAfter,status") return "must be {status, retryAfter?}, {hang: true}, {drop: true} or {lose: true}";
+  if (!("status" in value) || Object.keys(value).some((key) => !STATUS_FAULT_FIELDS.includes(key))) {
+    return "must be {status, retryAfter?, message?, delayMs?}, {hang: true}, {drop: true} or {lose: true}";
+  }
   if (!FAULT_STATUSES.includes(value.status as FaultStatus)) return `status must be one of ${FAULT_STATUSES.join(", ")}`;
-  const { retryAfter } = value;
+  const { retryAfter, message, delayMs } = value;
   if (retryAfter !== undefined && !(typeof retryAfter === "number" && Number.isFinite(retryAfter) && retryAfter >= 0)) {
     return "retryAfter must be seconds >= 0";
+  }
+  if (message !== undefined && typeof message !== "string") return "message must be a string";
+  if (delayMs !== undefined && !(typeof delayMs === "number" && Number.isInteger(delayMs) && delayMs >= 0 && delayMs <= 60_000)) {
+    return "delayMs must be an integer in 0..60000";
   }
   return undefined;
 }

@@ -118,7 +118,7 @@ export interface FaultRule {
   method?: "POST" | "PATCH" | "DELETE" | "GET";
   times?: number;
   rate?: number;
-  faults: Array<{ status: number; retryAfter?: number } | { hang: true } | { drop: true }>;
+  faults: Array<{ status: number; retryAfter?: number; message?: string; delayMs?: number } | { hang: true } | { drop: true }>;
 }
 
 /** Adds fault rules to the emulator. Always scope them with externalIdPrefix: files run in parallel. */
