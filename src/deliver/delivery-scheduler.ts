@@ -471,10 +471,17 @@ export class DeliveryScheduler extends DurableObject<Env> {
         this.waitingCount -= cursor.rowsWritten > 0 ? 1 : 0;
         this.reserved.set(name, now + RESERVATION_MS);
       }
+      let idle = 0;
       await Promise.all(
         rows.map(({ name }) =>
           this.env.IDENTITY_SYNC.getByName(name)
             .wake()
+            .then((waking) => {
+              if (waking) return;
+              // Nothing left to deliver there: its turn goes to the next one.
+              this.reserved.delete(name);
+              idle++;
+            })
             .catch((error: Error) => {
               // It keeps its own safety alarm; put it back so the order holds.
               this.reserved.delete(name);
@@ -483,6 +490,11 @@ export class DeliveryScheduler extends DurableObject<Env> {
             }),
         ),
       );
+      if (idle > 0 && this.waitingCount > 0) {
+        // A probe or a slot given to an identity with nothing to send: pass it on now.
+        if (this.mode === "outage" || this.mode === "key_rejected") this.nextProbeAt = now;
+        return this.dispatch();
+      }
     }
     if (this.waitingCount > 0) this.scheduleDispatch(Date.now());
   }

@@ -34,6 +34,8 @@ interface StateRow extends Record<string, SqlStorageValue> {
   next_attempt_at: number | null;
   last_status: number | null;
   last_error: string | null;
+  /** When orq.ai's `Retry-After` for this identity ends: no call before it, whatever arrives meanwhile. */
+  not_before: number | null;
   reported: DeliveryState;
   updated_at: number;
 }
@@ -89,9 +91,11 @@ export class IdentitySync extends DurableObject<Env> {
     // state.profile: the merged profile (profile-merge.ts), JSON. Added to the tables of objects
     // created before it existed; there it is NULL until the next event, and the stored desired
     // identity stands for the profile.
-    if (this.sql.exec("SELECT 1 FROM pragma_table_info('state') WHERE name = 'profile'").toArray().length === 0) {
-      this.sql.exec("ALTER TABLE state ADD COLUMN profile TEXT");
-    }
+    // state.not_before: the end of the Retry-After orq.ai asked for on this identity's last failed
+    // call (deliver() never calls before it). Added the same way; NULL means no wait.
+    const columns = new Set(this.sql.exec<{ name: string }>("SELECT name FROM pragma_table_info('state')").toArray().map((row) => row.name));
+    if (!columns.has("profile")) this.sql.exec("ALTER TABLE state ADD COLUMN profile TEXT");
+    if (!columns.has("not_before")) this.sql.exec("ALTER TABLE state ADD COLUMN not_before INTEGER");
   }
 
   /** Stores the change if it is new and newest; resolves once it is durable. */
@@ -134,6 +138,10 @@ export class IdentitySync extends DurableObject<Env> {
       profile = JSON.stringify(merged.profile);
     }
     const externalId = desired.kind === "present" ? desired.identity.external_id : desired.externalId;
+    // A new event starts a new delivery now, but never before a Retry-After orq.ai asked for:
+    // the one rule (deliver() enforces it; the alarm is set for it here to save a wasted run). A
+    // workspace pause is the scheduler's, which deliver() asks before every call.
+    const waitUntil = current?.not_before != null && current.not_before > now ? current.not_before : null;
     if (newest) {
       this.write(
         `INSERT INTO state (id, provider, user_id, external_id, event_id, event_type, occurred_at, desired, profile, version, delivery, updated_at)
@@ -141,19 +149,19 @@ export class IdentitySync extends DurableObject<Env> {
          ON CONFLICT (id) DO UPDATE SET external_id = excluded.external_id, event_id = excluded.event_id,
            event_type = excluded.event_type, occurred_at = excluded.occurred_at, desired = excluded.desired,
            profile = excluded.profile, version = state.version + 1, delivery = 'pending', attempts = 0,
-           first_failure_at = NULL, next_attempt_at = NULL, last_error = NULL, updated_at = excluded.updated_at`,
+           first_failure_at = NULL, next_attempt_at = ?, last_error = NULL, updated_at = excluded.updated_at`,
         change.provider, change.userId, externalId, change.eventId, change.type, change.occurredAt,
-        JSON.stringify(desired), profile, now,
+        JSON.stringify(desired), profile, now, waitUntil,
       );
     } else {
       // An older event filled in fields: the newest event stays the one that orders what follows.
       this.write(
         `UPDATE state SET desired = ?, profile = ?, version = version + 1, delivery = 'pending', attempts = 0,
-           first_failure_at = NULL, next_attempt_at = NULL, last_error = NULL, updated_at = ? WHERE id = 1`,
-        JSON.stringify(desired), profile, now,
+           first_failure_at = NULL, next_attempt_at = ?, last_error = NULL, updated_at = ? WHERE id = 1`,
+        JSON.stringify(desired), profile, waitUntil, now,
       );
     }
-    await this.setAlarm(now);
+    await this.setAlarm(waitUntil ?? now);
     return "recorded";
   }
 
@@ -166,15 +174,26 @@ export class IdentitySync extends DurableObject<Env> {
     return this.delivering;
   }
 
-  /** The scheduler's call when this identity's turn has come (it was waiting for the workspace). */
-  async wake(): Promise<void> {
+  /**
+   * The scheduler's call when this identity's turn has come (it was waiting for the workspace).
+   * False when there is nothing left to deliver (a later alarm or a replay got there first), so the
+   * scheduler gives the turn to the next one at once.
+   */
+  async wake(): Promise<boolean> {
     this.meter.requests++;
-    if (needsDelivery(this.readState())) await this.setAlarm(Date.now());
+    if (!needsDelivery(this.readState())) return false;
+    await this.setAlarm(Date.now());
+    return true;
   }
 
   private async deliver(): Promise<void> {
     const state = this.readState();
     if (!needsDelivery(state)) return;
+    // orq.ai asked this identity to wait (Retry-After): no call before then, whoever woke it.
+    if (state.not_before !== null && state.not_before > Date.now()) {
+      await this.setAlarm(state.not_before);
+      return;
+    }
     const permit = await this.acquirePermit(state);
     if (permit === "queued") {
       // orq.ai is paced, paused or has a backlog: the scheduler wakes this identity when its turn
@@ -242,7 +261,7 @@ export class IdentitySync extends DurableObject<Env> {
     if (result.ok) {
       this.write(
         `UPDATE state SET delivered_version = ?, exists_in_orq = ?, delivery = ?, attempts = 0, first_failure_at = NULL,
-           next_attempt_at = NULL, last_status = ?, last_error = NULL, updated_at = ?`,
+           next_attempt_at = NULL, not_before = NULL, last_status = ?, last_error = NULL, updated_at = ?`,
         sentVersion, result.existsInOrq ? 1 : 0, superseded ? "pending" : "delivered", result.status, now,
       );
       this.write("DELETE FROM seen_events WHERE seen_at < ?", now - SEEN_EVENTS_TTL_MS);
@@ -253,6 +272,8 @@ export class IdentitySync extends DurableObject<Env> {
     }
     // What the failed attempt learned about orq.ai saves a call next time (PATCH → 404 → POST).
     const learned = result.existsInOrq === undefined ? null : result.existsInOrq ? 1 : 0;
+    // A Retry-After about this identity holds for the next call, also if a new event arrives.
+    const notBefore = result.retryAfterMs === undefined ? null : now + result.retryAfterMs;
     if (waitsForWorkspace) {
       // orq.ai is failing for everyone (or the key is rejected, or the workspace is rate-limited):
       // the scheduler has this identity on its waiting list. Not this identity's failure: no
@@ -267,10 +288,10 @@ export class IdentitySync extends DurableObject<Env> {
     }
     if (superseded) {
       this.write(
-        "UPDATE state SET exists_in_orq = COALESCE(?, exists_in_orq), last_status = ?, last_error = ?, updated_at = ?",
-        learned, result.status ?? null, result.reason, now,
+        "UPDATE state SET exists_in_orq = COALESCE(?, exists_in_orq), last_status = ?, last_error = ?, not_before = ?, next_attempt_at = ?, updated_at = ?",
+        learned, result.status ?? null, result.reason, notBefore, notBefore, now,
       );
-      await this.setAlarm(now);
+      await this.setAlarm(notBefore ?? now);
       return;
     }
 
@@ -280,9 +301,9 @@ export class IdentitySync extends DurableObject<Env> {
     const reason = result.retryable && givingUp ? `gave up after ${attempt} attempts: ${result.reason}` : result.reason;
     const nextAttemptAt = givingUp ? null : now + retryDelayMs(attempt, result.retryAfterMs);
     this.write(
-      `UPDATE state SET delivery = ?, attempts = ?, first_failure_at = ?, next_attempt_at = ?, last_status = ?,
+      `UPDATE state SET delivery = ?, attempts = ?, first_failure_at = ?, next_attempt_at = ?, not_before = ?, last_status = ?,
          last_error = ?, exists_in_orq = COALESCE(?, exists_in_orq), updated_at = ?`,
-      givingUp ? "failed" : "retrying", attempt, firstFailureAt, nextAttemptAt, result.status ?? null, reason, learned, now,
+      givingUp ? "failed" : "retrying", attempt, firstFailureAt, nextAttemptAt, notBefore, result.status ?? null, reason, learned, now,
     );
     if (nextAttemptAt !== null) await this.setAlarm(nextAttemptAt);
     else logLine({ msg: "delivery_failed", provider: state.provider, user_id: state.user_id, attempts: attempt, status: result.status, reason });
