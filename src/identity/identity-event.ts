@@ -78,6 +78,11 @@ export function joinName(...parts: Array<string | null | undefined>): string | u
 }
 
 /** First value that is a non-blank string. */
+/** A login that is an email address (Okta's `login`, Auth0's `name` for database users). */
+export function looksLikeEmail(value: string | null | undefined): value is string {
+  return typeof value === "string" && /^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(value);
+}
+
 export function firstPresent(...values: Array<string | null | undefined>): string | undefined {
   for (const value of values) if (value && value.trim()) return value;
   return undefined;

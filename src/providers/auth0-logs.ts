@@ -1,6 +1,6 @@
 import * as z from "zod/mini";
 import { describeIssue } from "../describe-issue";
-import { firstPresent, isoToEpochMs, joinName, type IdentityEvent, type IdentityEventType, type IdentityProfile } from "../identity/identity-event";
+import { firstPresent, isoToEpochMs, joinName, looksLikeEmail, type IdentityEvent, type IdentityEventType, type IdentityProfile } from "../identity/identity-event";
 import { createBearerTokenVerifier } from "../verify/bearer-token";
 import type { Verifier } from "../verify/verifier";
 import { optionalString, configureStaticToken, type NormaliseResult, type WebhookProvider } from "./provider";
@@ -49,7 +49,6 @@ const ApiDetails = z.looseObject({
 });
 
 const USER_PATH = /^\/api\/v2\/users\/([^/?#]+)$/;
-const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
 
 export const auth0Logs: WebhookProvider = {
@@ -100,7 +99,7 @@ export const auth0Logs: WebhookProvider = {
       const login = firstPresent(log.user_name);
       const signup = code === "ss" ? SignupDetails.safeParse(log.details) : undefined;
       const profile = signup?.success && signup.data.body ? toProfile(signup.data.body) : {};
-      profile.email ??= login && EMAIL.test(login) ? login : undefined;
+      profile.email ??= looksLikeEmail(login) ? login : undefined;
       // A username or email change (scu/sce) names only the new login: the rest of the profile is kept.
       events.push({ provider: "auth0-logs", eventId, type, userId, occurredAt, profile, ...(type === "updated" && { partial: true as const }) });
     }

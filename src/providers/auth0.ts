@@ -1,5 +1,5 @@
 import * as z from "zod/mini";
-import { firstPresent, isoToEpochMs, joinName } from "../identity/identity-event";
+import { firstPresent, isoToEpochMs, joinName, looksLikeEmail } from "../identity/identity-event";
 import { createBearerTokenVerifier } from "../verify/bearer-token";
 import { UserId, metadataObject, optionalString, configureStaticToken, parseHandledEvent, single, type WebhookProvider } from "./provider";
 
@@ -63,7 +63,11 @@ export const auth0: WebhookProvider = {
       occurredAt: Math.max(sentAt, isoToEpochMs(user.updated_at) ?? 0),
       profile: {
         email: firstPresent(user.email),
-        displayName: joinName(user.given_name, user.family_name) ?? firstPresent(user.username, user.name, user.nickname),
+        // A person's name before a login handle; but Auth0 fills `name` with the email address for
+        // database-connection users, and an address is no name: then the handles come first.
+        displayName:
+          joinName(user.given_name, user.family_name) ??
+          (looksLikeEmail(user.name) ? firstPresent(user.username, user.nickname, user.name) : firstPresent(user.name, user.username, user.nickname)),
         avatarUrl: firstPresent(user.picture),
         createdAt: isoToEpochMs(user.created_at),
         publicMetadata: user.app_metadata ?? undefined,

@@ -1,7 +1,7 @@
 import * as z from "zod/mini";
 import { describeIssue } from "../describe-issue";
 import type { IdentityEvent, IdentityEventType } from "../identity/identity-event";
-import { firstPresent, isoToEpochMs } from "../identity/identity-event";
+import { firstPresent, isoToEpochMs, looksLikeEmail } from "../identity/identity-event";
 import { createBearerTokenVerifier } from "../verify/bearer-token";
 import { optionalString, configureStaticToken, type NormaliseResult, type WebhookProvider } from "./provider";
 
@@ -31,7 +31,6 @@ const eventTypes: Record<string, IdentityEventType> = {
 };
 
 /** `alternateId` is the user's login: an email in most orgs, but Okta allows any string. */
-const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
 export const okta: WebhookProvider = {
   name: "okta",
@@ -75,7 +74,7 @@ export const okta: WebhookProvider = {
         type,
         userId: user.id,
         occurredAt,
-        profile: { email: login && EMAIL.test(login) ? login : undefined, displayName: firstPresent(user.displayName) },
+        profile: { email: looksLikeEmail(login) ? login : undefined, displayName: firstPresent(user.displayName) },
       });
     }
     if (events.length > 0) return { kind: "events", events };

@@ -55,9 +55,10 @@ describe("Auth0 Event Streams users land in orq.ai", () => {
     ]);
   });
 
-  it("display name falls back to username, then name, then nickname", async () => {
+  it("display name falls back to name (unless it is the email address Auth0 puts there), then username, then nickname", async () => {
     const cases: Array<[Record<string, unknown>, string]> = [
-      [{ given_name: null, family_name: null }, "johndoe"],
+      [{ given_name: null, family_name: null, name: "j+test@example.com" }, "johndoe"],
+      [{ given_name: null, family_name: null, name: "J. Doe" }, "J. Doe"],
       [{ given_name: null, family_name: null, username: null, name: "J. Doe" }, "J. Doe"],
       [{ given_name: null, family_name: null, username: null, name: null, nickname: "jd" }, "jd"],
     ];

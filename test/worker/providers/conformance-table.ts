@@ -179,9 +179,10 @@ const auth0: ConformanceRow = {
   unhandled: (userId) => auth0.request({ kind: "created", userId, patch: (p) => (p.type = "user.password.changed") }),
   displayNames: [
     { from: "`given_name` + `family_name`", patch: (p) => Object.assign(p.data.object, { given_name: "Ada", family_name: "Lovelace", username: "ada_l", name: "ada@example.com", nickname: "ada" }), expected: "Ada Lovelace" },
+    { from: "`name` (not an email address)", patch: (p) => Object.assign(p.data.object, { given_name: null, family_name: null, username: "ada_l", name: "Ada Lovelace", nickname: "ada" }), expected: "Ada Lovelace" },
     { from: "`username`", patch: (p) => Object.assign(p.data.object, { given_name: null, family_name: null, username: "ada_l", name: "ada@example.com", nickname: "ada" }), expected: "ada_l" },
-    { from: "`name`", patch: (p) => Object.assign(p.data.object, { given_name: null, family_name: null, username: null, name: "Ada Lovelace", nickname: "ada" }), expected: "Ada Lovelace" },
-    { from: "`nickname`", patch: (p) => Object.assign(p.data.object, { given_name: null, family_name: null, username: null, name: null, nickname: "ada" }), expected: "ada" },
+    { from: "`nickname`", patch: (p) => Object.assign(p.data.object, { given_name: null, family_name: null, username: null, name: "ada@example.com", nickname: "ada" }), expected: "ada" },
+    { from: "`name` (an email address)", patch: (p) => Object.assign(p.data.object, { given_name: null, family_name: null, username: null, name: "ada@example.com", nickname: null }), expected: "ada@example.com" },
   ],
 };
 
