@@ -14,7 +14,7 @@ import { existsSync } from "node:fs";
 import { constants } from "node:os";
 import { fileURLToPath } from "node:url";
 import { startOrqEmulator, type OrqEmulator } from "../emulator/orq-emulator";
-import { startJwksServer, type JwksServer } from "../test/support/jwks-server";
+import { startJwksServer, type JwksServer } from "./lib/jwks-server";
 import { KINDE_DEV_JWKS } from "./lib/sign/kinde-dev-key";
 import { DEV_SECRETS } from "./lib/sign/dev-secrets";
 import { readDevVarsFile } from "./lib/sample-webhooks";

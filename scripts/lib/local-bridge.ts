@@ -9,7 +9,7 @@ import { spawn } from "node:child_process";
 import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { Agent, request } from "node:http";
 import { startOrqEmulator, type OrqEmulator } from "../../emulator/orq-emulator";
-import { freePort, startDevServer, type DevServer } from "../../test/node/dev-server";
+import { freePort, startDevServer, type DevServer } from "./dev-server";
 import { DEV_SECRETS } from "./sign/dev-secrets";
 import { SAMPLE_PROVIDERS, loadFixture, type SampleEvent } from "./sample-webhooks";
 import type { ChaosFixtures, ChaosProvider } from "./chaos-plan";
