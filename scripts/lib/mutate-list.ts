@@ -1,0 +1,147 @@
+/**
+ * The deliberate breakages `npm run mutate` applies to src/, one at a time, each with the test
+ * files that must notice it. An edit is an exact text that must occur once in its file (a
+ * mutation whose text is gone is reported `stale`, so the list is kept in step with the code).
+ */
+export interface Edit {
+  file: string;
+  find: string;
+  replace: string;
+}
+
+export interface TestRun {
+  project: "worker" | "workspace" | "node";
+  files: string[];
+}
+
+export interface Mutation {
+  name: string;
+  /** What the breakage means for a user of the bridge. */
+  breaks: string;
+  edits: Edit[];
+  tests: TestRun[];
+}
+
+const IDENTITY_SYNC = "src/record/identity-sync.ts";
+const WEBHOOK_ROUTE = "src/receive/webhook-route.ts";
+const ORQ_CLIENT = "src/deliver/orq-client.ts";
+const SYNC_IDENTITY = "src/deliver/sync-identity.ts";
+const SCHEDULER = "src/deliver/delivery-scheduler.ts";
+
+const worker = (...files: string[]): TestRun => ({ project: "worker", files: files.map((file) => `test/worker/${file}`) });
+const workspace = (...files: string[]): TestRun => ({ project: "workspace", files: files.map((file) => `test/workspace/${file}`) });
+
+export const MUTATIONS: readonly Mutation[] = [
+  {
+    name: "no dedupe",
+    breaks: "a webhook delivered twice is recorded (and written to orq.ai) twice",
+    edits: [{ file: IDENTITY_SYNC, find: `if (this.sql.exec("SELECT 1 FROM seen_events WHERE event_id = ?", change.eventId).toArray().length > 0) {`, replace: "if (false) {" }],
+    tests: [worker("delivery.test.ts")],
+  },
+  {
+    name: "older event wins",
+    breaks: "every event counts as the newest, so a late older event overwrites newer data",
+    edits: [{ file: IDENTITY_SYNC, find: "const newest = !current || happenedAfter(", replace: "const newest = !current || true || happenedAfter(" }],
+    tests: [worker("delivery.test.ts")],
+  },
+  {
+    name: "no tombstone",
+    breaks: "a deletion is forgotten: an older update arriving late brings the user back",
+    edits: [{ file: IDENTITY_SYNC, find: `const tombstone = current?.event_type === "deleted";`, replace: "const tombstone = false;" }],
+    tests: [worker("delivery.test.ts")],
+  },
+  {
+    name: "2xx before storage",
+    breaks: "the provider gets 200 before the event is stored (and never again if storing fails)",
+    edits: [
+      {
+        file: WEBHOOK_ROUTE,
+        find: "changes.map(async (change) => c.env.IDENTITY_SYNC.getByName(identityObjectName(provider.name, change.userId)).record(change)),",
+        replace:
+          'changes.map(async (change) => { void Promise.resolve().then(() => c.env.IDENTITY_SYNC.getByName(identityObjectName(provider.name, change.userId)).record(change)).catch(() => {}); return "recorded" as const; }),',
+      },
+    ],
+    tests: [worker("record-failure.test.ts")],
+  },
+  {
+    name: "storage failure answered 2xx",
+    breaks: "an event that could not be stored is answered 200: the provider never delivers it again",
+    edits: [{ file: WEBHOOK_ROUTE, find: "if (failed) return c.json(", replace: "if (failed && false) return c.json(" }],
+    tests: [worker("record-failure.test.ts")],
+  },
+  {
+    name: "getByName throw gives 500",
+    breaks: "a binding that throws synchronously escapes as 500 instead of 503",
+    edits: [{ file: WEBHOOK_ROUTE, find: "changes.map(async (change) => c.env.IDENTITY_SYNC", replace: "changes.map((change) => c.env.IDENTITY_SYNC" }],
+    tests: [worker("record-failure.test.ts")],
+  },
+  {
+    name: "signature check skipped",
+    breaks: "a forged or unsigned webhook is recorded",
+    edits: [{ file: WEBHOOK_ROUTE, find: "    if (!verified.ok) {\n", replace: "    if (!verified.ok && false) {\n" }],
+    tests: [worker("webhook.error.test.ts")],
+  },
+  {
+    name: "body-size limit off",
+    breaks: "bodies of any size are buffered and processed",
+    edits: [{ file: WEBHOOK_ROUTE, find: "maxSize: MAX_BODY_BYTES,", replace: "maxSize: Number.MAX_SAFE_INTEGER," }],
+    tests: [worker("webhook.error.test.ts")],
+  },
+  {
+    name: "Retry-After ignored",
+    breaks: "orq.ai's Retry-After is not read: identities call again before orq.ai asked",
+    edits: [{ file: ORQ_CLIENT, find: `failure.retryAfterMs = parseRetryAfter(response.headers.get("retry-after"));`, replace: "failure.retryAfterMs = undefined;" }],
+    tests: [workspace("workspace.test.ts", "waits.test.ts")],
+  },
+  {
+    name: "new event skips Retry-After",
+    breaks: "a new event for an identity orq.ai asked to wait makes it call at once",
+    edits: [
+      { file: IDENTITY_SYNC, find: "const waitUntil = current?.not_before != null && current.not_before > now ? current.not_before : null;", replace: "const waitUntil = null;" },
+      { file: IDENTITY_SYNC, find: "if (state.not_before !== null && state.not_before > Date.now()) {", replace: "if (false) {" },
+    ],
+    tests: [workspace("waits.test.ts")],
+  },
+  {
+    name: "auth failure gives up",
+    breaks: "an identity whose key is rejected gives up after the retry window instead of waiting for the key",
+    edits: [{ file: IDENTITY_SYNC, find: "(!result.authProblem && now - firstFailureAt > RETRY_WINDOW_MS)", replace: "(now - firstFailureAt > RETRY_WINDOW_MS)" }],
+    tests: [workspace("waits.test.ts")],
+  },
+  {
+    name: "permanent failure retried",
+    breaks: "a 4xx orq.ai will always refuse is retried for days",
+    edits: [{ file: IDENTITY_SYNC, find: "const givingUp = !result.retryable || (", replace: "const givingUp = false && (" }],
+    tests: [worker("delivery.test.ts")],
+  },
+  {
+    name: "email logged",
+    breaks: "an email address quoted in orq.ai's error reaches the logs and the admin view",
+    edits: [{ file: ORQ_CLIENT, find: `.replace(/[^\\s@"'<>]+@[^\\s@"'<>]+/g, "<redacted>")`, replace: "" }],
+    tests: [worker("orq-paths.test.ts")],
+  },
+  {
+    name: "409 not handled",
+    breaks: "a creation for an identity orq.ai already holds fails instead of updating it",
+    edits: [{ file: SYNC_IDENTITY, find: `if (outcome.kind === "conflict") {`, replace: "if (false) {" }],
+    tests: [worker("orq-paths.test.ts")],
+  },
+  {
+    name: "4xx probe skipped",
+    breaks: "an undocumented 'already exists' 4xx fails the identity instead of asking orq.ai and updating it",
+    edits: [{ file: SYNC_IDENTITY, find: `if (probe.kind === "ok") {`, replace: "if (false) {" }],
+    tests: [worker("orq-paths.test.ts")],
+  },
+  {
+    name: "scheduler ignores outage",
+    breaks: "during an orq.ai outage every identity keeps calling (no pause, no probe)",
+    edits: [{ file: SCHEDULER, find: "if (this.streak.failures >= OUTAGE_FAILURES && this.streak.names.size >= 2) {", replace: "if (false) {" }],
+    tests: [worker("delivery-scheduler.test.ts"), workspace("workspace.test.ts")],
+  },
+  {
+    name: "scheduler ignores pace",
+    breaks: "calls go out beyond the workspace's rate limit",
+    edits: [{ file: SCHEDULER, find: "return this.pausedUntil <= now && this.room(now) > 0;", replace: "return this.pausedUntil <= now;" }],
+    tests: [worker("delivery-scheduler.test.ts")],
+  },
+];
