@@ -1,3 +1,4 @@
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import {
   addFaults,
@@ -194,7 +195,23 @@ describe("POST /admin/replay", () => {
     const after = [await refusedUser("admin_since_new"), await refusedUser("admin_since_new")];
     for (const userId of [before, ...after]) await clearFaults(userId);
 
-    const response = await replay({ since });
+    // The failure index is shared with the other files running now: this replay sees only this
+    // test's identities, so it never replays (and delivers) another file's failures.
+    const mine = (entry: { userId: string }) => entry.userId.startsWith("admin_since_");
+    const ownFailures = new Proxy(env.BRIDGE_STATUS, {
+      get: (target, property) =>
+        property !== "getByName"
+          ? Reflect.get(target, property)
+          : (name: string) => {
+              const stub = target.getByName(name);
+              return { failuresSince: async (from: number, limit: number) => (await stub.failuresSince(from, 10_000)).filter(mine).slice(0, limit) };
+            },
+    });
+    const response = await callBridgeWith({ ADMIN_TOKEN, BRIDGE_STATUS: ownFailures }, "/admin/replay", {
+      method: "POST",
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" },
+      body: JSON.stringify({ since }),
+    });
     expect(response.status).toBe(202);
     const answer = await response.json<{ queued: Json[]; next_since: string | null }>();
     const queued = answer.queued.map((target) => `${target.provider}:${target.user_id}`);

@@ -85,10 +85,10 @@ export function callBridge(path: string, init?: RequestInit): Promise<Response> 
 }
 
 /**
- * Calls the bridge's Hono app with some bindings changed (another secret, another mapping), the
- * rest as configured. Durable Objects are the real ones.
+ * Calls the bridge's Hono app with some bindings changed (another secret, another mapping, a
+ * namespace wrapped to see only one test's objects), the rest as configured. Durable Objects are the real ones.
  */
-export async function callBridgeWith(overrides: Record<string, string | undefined>, path: string, init?: RequestInit): Promise<Response> {
+export async function callBridgeWith(overrides: Record<string, unknown>, path: string, init?: RequestInit): Promise<Response> {
   const ctx = createExecutionContext();
   const response = await app.fetch(new Request(`https://bridge.test${path}`, init), { ...env, ...overrides }, ctx);
   await waitOnExecutionContext(ctx);
