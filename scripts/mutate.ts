@@ -71,9 +71,10 @@ function runTests(copy: string, runs: readonly TestRun[], label: string): RunRes
       cwd: copy,
       encoding: "utf8",
       timeout: 15 * 60_000,
-      env: { ...process.env, FORCE_COLOR: "0", CI: "1" },
+      env: { ...process.env, NO_COLOR: "1", FORCE_COLOR: "0", CI: "1" },
     });
-    const output = `${result.stdout}\n${result.stderr}`;
+    // Vitest colours its output whatever the environment says: plain text for the log and the table.
+    const output = `${result.stdout}\n${result.stderr}`.replace(/\x1b\[[0-9;]*m/g, "");
     writeFileSync(join(copy, `mutate-${label.replace(/\W+/g, "-")}-${run.project}.log`), output);
     if (result.status !== 0) {
       const count = /Tests\s+(\d+ failed)/.exec(output)?.[1];
