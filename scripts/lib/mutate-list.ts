@@ -115,6 +115,12 @@ export const MUTATIONS: readonly Mutation[] = [
     tests: [worker("delivery.test.ts")],
   },
   {
+    name: "failed identity still delivered",
+    breaks: "an identity marked failed is sent again by any alarm that runs (a stray one, one set before the failure)",
+    edits: [{ file: IDENTITY_SYNC, find: `return state !== undefined && state.delivered_version < state.version && state.delivery !== "failed";`, replace: "return state !== undefined && state.delivered_version < state.version;" }],
+    tests: [worker("delivery.test.ts")],
+  },
+  {
     name: "email logged",
     breaks: "an email address quoted in orq.ai's error reaches the logs and the admin view",
     edits: [{ file: ORQ_CLIENT, find: `.replace(/[^\\s@"'<>]+@[^\\s@"'<>]+/g, "<redacted>")`, replace: "" }],
