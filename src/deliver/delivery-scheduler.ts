@@ -238,11 +238,11 @@ export class DeliveryScheduler extends DurableObject<Env> {
       if (this.mode === "outage" || this.mode === "key_rejected") this.setMode("flowing", now, { reason: "a call succeeded" });
       if (report.delivered) this.rememberRecent(permit.name, report.delivered);
       verdict = "done";
-    } else if (this.lastSuccessAt > permit.grantedAt && this.mode === "flowing" && !(report.status === 429 && report.rate)) {
+    } else if (this.lastSuccessAt > permit.grantedAt && this.mode === "flowing" && !(report.status === 429 && report.retryAfterMs !== undefined)) {
       // Another identity's call succeeded while this one was out: orq.ai and the key work, and the
-      // workspace is not over its limit. This answer is about this identity (an identity budget's
-      // 429, a 5xx for this id): it backs off on its own. A 429 with X-RateLimit-* headers is the
-      // workspace's limit, whatever else succeeded at its edge.
+      // workspace is not over its limit. This answer is about this identity (a
+      // 5xx for this id, a 429 without Retry-After): it backs off on its own. A 429 with Retry-After
+      // is the workspace's limit, whatever else succeeded at the edge of its window.
       verdict = "own";
     } else if (report.outcome === "auth") {
       if (this.mode !== "key_rejected") this.setMode("key_rejected", now, { status: report.status });
@@ -394,7 +394,9 @@ export class DeliveryScheduler extends DurableObject<Env> {
       // allows 20 calls/min, so a refusal after a handful of calls was caused by other traffic
       // in the workspace (or is about one identity); the pause is kept, no pace is learned.
       const fitted = this.accepted.length;
-      if (fitted >= MIN_FITTED && (this.learned === undefined || this.learnedExpired(now) || fitted < this.learned.perMinute)) {
+      // Once estimated, a later 429 only pauses: at the edge of orq.ai's window (its clock and the
+      // bridge's differ by a call's latency) what fitted in the bridge's window is an undercount.
+      if (fitted >= MIN_FITTED && (this.learned === undefined || this.learnedExpired(now))) {
         this.learned = { perMinute: fitted, source: "learned from 429", at: now };
         logLine({ msg: "orq_pace", per_minute: fitted, source: "learned from 429" });
       }
