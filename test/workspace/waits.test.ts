@@ -60,7 +60,7 @@ const health = async (): Promise<Json> => (await callBridge("/health")).json();
  * `userId`'s next call is refused slowly (fault `delayMs`) while another identity's call lands:
  * the refusal is then `userId`'s own, not the workspace's. Returns when it was answered.
  */
-async function ownRefusal(userId: string, fault: { status: 401 | 403 | 429; retryAfter?: number }, start: () => Promise<unknown>): Promise<number> {
+async function ownRefusal(userId: string, fault: { status: 401 | 403 | 503; retryAfter?: number }, start: () => Promise<unknown>): Promise<number> {
   await addFaults({ externalIdPrefix: userId, times: 1, faults: [{ ...fault, delayMs: 1_000 }] });
   const before = (await callsFor(userId)).length;
   const started = start();
@@ -75,11 +75,13 @@ async function ownRefusal(userId: string, fault: { status: 401 | 403 | 429; retr
 }
 
 describe("a new event never makes a delivery skip a Retry-After or a pause", () => {
-  it("orq.ai's Retry-After for one identity holds when a new event for it arrives", async () => {
+  // A 429 with Retry-After is always the workspace's (the scheduler pauses everyone); a 503 with
+  // Retry-After while other calls succeed is this identity's own: the identity keeps the wait.
+  it("orq.ai's Retry-After on one identity's 503 holds when a new event for it arrives", async () => {
     await quietWorkspace();
-    const userId = uniqueId("own429");
-    const answeredAt = await ownRefusal(userId, { status: 429, retryAfter: 4 }, () => postClerk(clerkEvent("user.created", userId)));
-    await waitForState("clerk", userId, (s) => s.delivery === "retrying" && s.lastStatus === 429, 10_000);
+    const userId = uniqueId("own503");
+    const answeredAt = await ownRefusal(userId, { status: 503, retryAfter: 4 }, () => postClerk(clerkEvent("user.created", userId)));
+    await waitForState("clerk", userId, (s) => s.delivery === "retrying" && s.lastStatus === 503, 10_000);
     expect((await scheduler().stats()).state).toBe("flowing");
 
     expect(await (await postClerk(clerkEvent("user.updated", userId))).json()).toMatchObject({ status: "recorded" });
