@@ -15,12 +15,10 @@ import { env } from "cloudflare:workers";
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { RETRY_WINDOW_MS } from "../../src/deliver/backoff";
-import { SCHEDULER_NAME } from "../../src/deliver/delivery-scheduler";
 import type { IdentitySync } from "../../src/record/identity-sync";
 import {
   addFaults,
   ageFailure,
-  callBridge,
   clearFaults,
   clerkEvent,
   emulator,
@@ -30,31 +28,12 @@ import {
   waitForState,
   type Json,
 } from "../worker/harness";
-
-const scheduler = () => env.ORQ_SCHEDULER.getByName(SCHEDULER_NAME);
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+import { health, quietWorkspace, scheduler, waitUntil } from "./workspace-harness";
 
 async function callsFor(externalId: string): Promise<Json[]> {
   const { requests } = await emulator<{ requests: Json[] }>(`/__emulator/requests?external_id=${encodeURIComponent(externalId)}`);
   return requests;
 }
-
-async function waitUntil(what: string, predicate: () => Promise<boolean>, budgetMs: number): Promise<void> {
-  const deadline = Date.now() + budgetMs;
-  while (!(await predicate())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await sleep(50);
-  }
-}
-
-async function quietWorkspace(): Promise<void> {
-  await waitUntil("the workspace is quiet", async () => {
-    const stats = await scheduler().stats();
-    return stats.state === "flowing" && stats.backlog === 0 && stats.inFlight === 0;
-  }, 30_000);
-}
-
-const health = async (): Promise<Json> => (await callBridge("/health")).json();
 
 /**
  * `userId`'s next call is refused slowly (fault `delayMs`) while another identity's call lands:

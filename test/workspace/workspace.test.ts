@@ -5,11 +5,9 @@
  */
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { SCHEDULER_NAME } from "../../src/deliver/delivery-scheduler";
 import { identityObjectName } from "../../src/record/identity-change";
 import {
   addFaults,
-  callBridge,
   clearFaults,
   clerkEvent,
   emulator,
@@ -20,34 +18,13 @@ import {
   waitForState,
   type Json,
 } from "../worker/harness";
-
-const scheduler = () => env.ORQ_SCHEDULER.getByName(SCHEDULER_NAME);
+import { health, quietWorkspace, scheduler, sleep, waitUntil } from "./workspace-harness";
 
 async function callsFor(prefix: string): Promise<Json[]> {
   const { requests } = await emulator<{ requests: Json[] }>("/__emulator/requests");
   return requests.filter((request: Json) => request.externalId?.startsWith(prefix));
 }
-
-async function waitUntil(what: string, predicate: () => Promise<boolean>, budgetMs: number): Promise<void> {
-  const deadline = Date.now() + budgetMs;
-  while (!(await predicate())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await scheduler_wait(50);
-  }
-}
-const scheduler_wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function health(): Promise<Json> {
-  return (await callBridge("/health")).json();
-}
-
-/** Waits until the scheduler is flowing with an empty backlog, so each test starts from a quiet workspace. */
-async function quietWorkspace(): Promise<void> {
-  await waitUntil("the workspace is quiet", async () => {
-    const stats = await scheduler().stats();
-    return stats.state === "flowing" && stats.backlog === 0 && stats.inFlight === 0;
-  }, 30_000);
-}
+const scheduler_wait = sleep;
 
 afterEach(() => vi.restoreAllMocks());
 
