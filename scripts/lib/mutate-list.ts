@@ -109,6 +109,18 @@ export const MUTATIONS: readonly Mutation[] = [
     tests: [workspace("waits.test.ts")],
   },
   {
+    name: "403 not the key's problem",
+    breaks: "orq.ai's 403 is taken for a refusal of one identity: given up at once instead of waiting for the key",
+    edits: [{ file: ORQ_CLIENT, find: "if (status === 401 || status === 403) {", replace: "if (status === 401) {" }],
+    tests: [workspace("waits.test.ts")],
+  },
+  {
+    name: "missing key not the key's problem",
+    breaks: "without ORQ_API_KEY each identity fails on its own instead of the workspace waiting for the key",
+    edits: [{ file: ORQ_CLIENT, find: `retryable: true, authProblem: true, reason: "ORQ_API_KEY is not set"`, replace: `retryable: true, authProblem: false, reason: "ORQ_API_KEY is not set"` }],
+    tests: [workspace("waits.test.ts")],
+  },
+  {
     name: "permanent failure retried",
     breaks: "a 4xx orq.ai will always refuse is retried for days",
     edits: [{ file: IDENTITY_SYNC, find: "const givingUp = !result.retryable || (", replace: "const givingUp = false && (" }],
