@@ -407,7 +407,8 @@ describe("backfill from Clerk", () => {
 describe("backfill from Auth0", () => {
   it("pages through the Management API with a client-credentials token, honours X-RateLimit-Reset, and maps like the webhook", async () => {
     const prefix = `auth0|${uniqueId("bfa")}`;
-    const usernameOnly = auth0User(`${prefix}_username`, { given_name: undefined, family_name: undefined, username: "janedoe" });
+    // As Auth0 stores a database-connection user: `name` is the email address, so the username is the display name.
+    const usernameOnly = auth0User(`${prefix}_username`, { given_name: undefined, family_name: undefined, name: "jane@example.com", username: "janedoe" });
     const nameOnly = auth0User(`${prefix}_name`, { given_name: undefined, family_name: undefined, username: undefined, name: "Jane Name", nickname: "jn" });
     const nicknameOnly = auth0User(`${prefix}_nickname`, { given_name: undefined, family_name: undefined, username: undefined, name: undefined, nickname: "nick" });
     const teamPlan = auth0User(`${prefix}_plan`, { app_metadata: { plan: "team", role: "admin" } });
