@@ -27,6 +27,9 @@ export const ExternalId = z.string().check(
   z.refine((id) => id.length <= ORQ_EXTERNAL_ID_MAX, `is longer than ${ORQ_EXTERNAL_ID_MAX} characters, orq.ai's limit`),
   // A lone surrogate cannot be percent-encoded into orq.ai's URL path (encodeURIComponent throws).
   z.refine((id) => id.isWellFormed(), "is not well-formed Unicode (lone surrogate)"),
+  // "." and ".." are path segments every URL parser removes (also as %2E): orq.ai's
+  // /v2/identities/{id} could never address them, so an update or deletion would 404 forever.
+  z.refine((id) => id !== "." && id !== "..", 'must not be "." or ".." (not addressable in a URL path)'),
 );
 
 /** True when `value` nests objects/arrays at most `limit` levels deep; iterative, so it cannot overflow. */

@@ -5,7 +5,7 @@ import pkg from "../../package.json";
 import { parseConfig } from "../../src/config";
 import { RETRY_BASE_MS, RETRY_CAP_MS, retryDelayMs } from "../../src/deliver/backoff";
 import { createOrqClient, namedField, parseRetryAfter } from "../../src/deliver/orq-client";
-import { ORQ_FIELD_LIMITS, withoutRefusableFields } from "../../src/deliver/orq-schemas";
+import { ExternalId, ORQ_FIELD_LIMITS, withoutRefusableFields } from "../../src/deliver/orq-schemas";
 import { syncIdentity } from "../../src/deliver/sync-identity";
 import { IdentitySync } from "../../src/record/identity-sync";
 import { identityWith, knownFrom, merge, type KnownProfile } from "../../src/record/profile-merge";
@@ -33,6 +33,15 @@ describe("ordering", () => {
     expect(joinName("Ada", " Lovelace ")).toBe("Ada Lovelace");
     expect(joinName(null, "Lovelace")).toBe("Lovelace");
     expect(joinName(" ", null)).toBeUndefined();
+  });
+});
+
+describe("external ids", () => {
+  it('refuses "." and ".." (URL parsers drop them as path segments, so orq.ai could never address them) but not ids that merely contain dots', () => {
+    expect(ExternalId.safeParse(".").success).toBe(false);
+    expect(ExternalId.safeParse("..").success).toBe(false);
+    expect(new URL(`https://api.orq.ai/v2/identities/${encodeURIComponent("..")}`).pathname).toBe("/v2/");
+    for (const id of ["...", "a.", ".a", "user.1"]) expect(ExternalId.safeParse(id).success, id).toBe(true);
   });
 });
 
