@@ -56,9 +56,8 @@ export const MUTATIONS: readonly Mutation[] = [
     edits: [
       {
         file: WEBHOOK_ROUTE,
-        find: "changes.map(async (change) => c.env.IDENTITY_SYNC.getByName(identityObjectName(provider.name, change.userId)).record(change)),",
-        replace:
-          'changes.map(async (change) => { void Promise.resolve().then(() => c.env.IDENTITY_SYNC.getByName(identityObjectName(provider.name, change.userId)).record(change)).catch(() => {}); return "recorded" as const; }),',
+        find: "const recorded = await env.IDENTITY_SYNC.getByName(name).record(changes[index]!);",
+        replace: 'const recorded = "recorded" as const; void Promise.resolve().then(() => env.IDENTITY_SYNC.getByName(name).record(changes[index]!)).catch(() => {});',
       },
     ],
     tests: [worker("record-failure.test.ts")],
@@ -71,8 +70,8 @@ export const MUTATIONS: readonly Mutation[] = [
   },
   {
     name: "getByName throw gives 500",
-    breaks: "a binding that throws synchronously escapes as 500 instead of 503",
-    edits: [{ file: WEBHOOK_ROUTE, find: "changes.map(async (change) => c.env.IDENTITY_SYNC", replace: "changes.map((change) => c.env.IDENTITY_SYNC" }],
+    breaks: "a binding that throws synchronously (or a failed record) escapes as 500 instead of 503",
+    edits: [{ file: WEBHOOK_ROUTE, find: "        } catch (reason) {\n          outcomes[index] = { status: \"rejected\", reason };\n        }", replace: "        } finally {\n        }" }],
     tests: [worker("record-failure.test.ts")],
   },
   {

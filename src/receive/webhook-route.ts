@@ -83,12 +83,7 @@ export function webhookRoute(provider: WebhookProvider): [MiddlewareHandler<Env>
       changes.push({ provider: provider.name, userId: event.userId, eventId: event.eventId, type: event.type, occurredAt: event.occurredAt, desired });
     }
 
-    // Different users are independent Durable Objects: record them in parallel. Each call is
-    // wrapped in an async function, so a binding that throws synchronously (getByName) is a
-    // rejection like any other: 503, never an unhandled 500.
-    const outcomes = await Promise.allSettled(
-      changes.map(async (change) => c.env.IDENTITY_SYNC.getByName(identityObjectName(provider.name, change.userId)).record(change)),
-    );
+    const outcomes = await recordAll(c.env, provider.name, changes);
     let failed = false;
     outcomes.forEach((outcome, index) => {
       const change = changes[index]!;
@@ -110,6 +105,35 @@ export function webhookRoute(provider: WebhookProvider): [MiddlewareHandler<Env>
   };
 
   return [limit, receive];
+}
+
+/**
+ * Records each change in its identity's Durable Object. Different users are independent objects:
+ * recorded in parallel. One user's changes in a batch (an Auth0 log batch holding a signup and a
+ * later update) are recorded one after another in the batch's order, so the answer for each is the
+ * same on every delivery. Each call is wrapped in an async function, so a binding that throws
+ * synchronously (getByName) is a rejection like any other: 503, never an unhandled 500.
+ */
+async function recordAll(env: Cloudflare.Env, providerName: string, changes: IdentityChange[]): Promise<PromiseSettledResult<string>[]> {
+  const outcomes: PromiseSettledResult<string>[] = new Array(changes.length);
+  const byIdentity = new Map<string, number[]>();
+  changes.forEach((change, index) => {
+    const name = identityObjectName(providerName, change.userId);
+    byIdentity.set(name, [...(byIdentity.get(name) ?? []), index]);
+  });
+  await Promise.all(
+    [...byIdentity].map(async ([name, indices]) => {
+      for (const index of indices) {
+        try {
+          const recorded = await env.IDENTITY_SYNC.getByName(name).record(changes[index]!);
+          outcomes[index] = { status: "fulfilled", value: recorded };
+        } catch (reason) {
+          outcomes[index] = { status: "rejected", reason };
+        }
+      }
+    }),
+  );
+  return outcomes;
 }
 
 /**

@@ -2,6 +2,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import {
   addFaults,
+  allFailures,
   auth0Event,
   callBridgeWith,
   clearFaults,
@@ -23,24 +24,6 @@ function admin(path: string, init: RequestInit = {}): Promise<Response> {
 
 function replay(body: Json): Promise<Response> {
   return admin("/admin/replay", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
-}
-
-/** Pages through GET /admin/failures (newest first) and returns every row. */
-async function allFailures(query = ""): Promise<Json[]> {
-  const rows: Json[] = [];
-  let cursor: string | null = null;
-  do {
-    const params = new URLSearchParams(query);
-    params.set("limit", "2");
-    if (cursor) params.set("cursor", cursor);
-    const response = await admin(`/admin/failures?${params}`);
-    expect(response.status).toBe(200);
-    const page = await response.json<{ failures: Json[]; next_cursor: string | null }>();
-    expect(page.failures.length).toBeLessThanOrEqual(2);
-    rows.push(...page.failures);
-    cursor = page.next_cursor;
-  } while (cursor);
-  return rows;
 }
 
 const failureOf = (rows: Json[], userId: string) => rows.find((row) => row.user_id === userId);
@@ -128,17 +111,6 @@ describe("GET /admin/failures", () => {
     });
     expect(Date.parse(failure.first_failure_at)).toBeGreaterThanOrEqual(before);
     expect(Date.parse(failure.updated_at)).toBeGreaterThanOrEqual(Date.parse(failure.first_failure_at));
-  });
-
-  it("lists identities that are still being retried under state=retrying, not under state=failed", async () => {
-    const userId = uniqueId("admin_retry");
-    await addFaults({ externalIdPrefix: userId, faults: [{ status: 503, retryAfter: 600 }] });
-    await postClerk(clerkEvent("user.created", userId));
-    await waitForState("clerk", userId, (s) => s.delivery === "retrying");
-
-    expect(failureOf(await allFailures("state=retrying"), userId)).toMatchObject({ state: "retrying", last_orq_status: 503 });
-    expect(failureOf(await allFailures("state=failed"), userId)).toBeUndefined();
-    await clearFaults(userId);
   });
 
   it("pages newest first without skipping or repeating a row", async () => {

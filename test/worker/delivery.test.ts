@@ -109,59 +109,6 @@ describe("delivery guarantees", () => {
     expect(await orqIdentity(userId)).toBeNull();
   });
 
-  it("rides out an orq.ai outage (5xx, dropped connections, timeouts) and lands after recovery", { timeout: 60_000 }, async () => {
-    const userId = uniqueId("outage");
-    await addFaults({ externalIdPrefix: userId, times: 3, faults: [{ status: 503 }, { drop: true }, { status: 502 }] });
-    await postClerk(clerkEvent("user.created", userId));
-
-    // The worker project's files share one scheduler: a failure of another file's identity between
-    // these three makes them an outage, and this identity then waits for a probe (every 5 s) to
-    // succeed. Whatever else runs, it lands, with these four calls only.
-    const status = await deliverNow("clerk", userId, 20, 45_000);
-    expect(status).toMatchObject({ delivery: "delivered", pending: false });
-    expect(await orqIdentity(userId)).toMatchObject({ display_name: "John Doe" });
-    const statuses = (await orqWrites(userId)).map((w) => w.status);
-    expect(statuses.filter((s) => s === 201)).toHaveLength(1);
-    expect(statuses.length).toBe(4);
-  });
-
-  it("after an update finds no identity in orq.ai, the retry creates it without asking again", async () => {
-    const userId = uniqueId("learned404");
-    await addFaults({ externalIdPrefix: userId, method: "POST", times: 1, faults: [{ status: 503 }] });
-    await postClerk(clerkEvent("user.updated", userId));
-    expect(await deliverNow("clerk", userId)).toMatchObject({ delivery: "delivered" });
-    const calls = (await orqWrites(userId)).map((w) => `${w.method} ${w.status}`);
-    expect(calls).toEqual(["PATCH 404", "POST 503", "POST 201"]);
-  });
-
-  it("an orq call that hangs past the timeout is retried", async () => {
-    const userId = uniqueId("hang");
-    await addFaults({ externalIdPrefix: userId, times: 1, faults: [{ hang: true }] });
-    await postClerk(clerkEvent("user.created", userId));
-    // ORQ_TIMEOUT_MS is 2000 in the test config.
-    expect(await deliverNow("clerk", userId)).toMatchObject({ delivery: "delivered" });
-    expect(await orqIdentity(userId)).not.toBeNull();
-  });
-
-  it("coalesces the updates that piled up during an outage into one write of the newest state", async () => {
-    const userId = uniqueId("coalesce");
-    await postClerk(clerkAt("user.created", userId, at("2026-02-01T10:00:00Z"), "V0"));
-    await deliverNow("clerk", userId);
-
-    await addFaults({ externalIdPrefix: userId, faults: [{ status: 503 }] });
-    const newest = at("2026-02-01T10:03:00Z");
-    for (const [minute, name] of [[1, "V1"], [2, "V2"], [3, "V3"]] as const) {
-      await postClerk(clerkAt("user.updated", userId, at("2026-02-01T10:00:00Z") + minute * 60_000, name));
-    }
-    // Retrying with the newest event recorded: the last failed attempt carried V3.
-    await waitForState("clerk", userId, (s) => s.delivery === "retrying" && s.lastEvent.occurredAt === newest);
-    await clearFaults(userId);
-    await deliverNow("clerk", userId);
-
-    const successfulWrites = (await orqWrites(userId)).filter((w) => w.status === 200 || w.status === 201);
-    expect(successfulWrites.map((w) => w.body?.display_name)).toEqual(["V0 Doe", "V3 Doe Updated"]);
-  });
-
   it("a 422 from orq.ai is a permanent failure: recorded with its reason, not retried", async () => {
     const userId = uniqueId("invalid");
     const started = Date.now();
@@ -186,17 +133,7 @@ describe("delivery guarantees", () => {
     await clearFaults(userId);
   });
 
-  it("gives up on a delivery failing for longer than the retry window, and keeps it", async () => {
-    const userId = uniqueId("giveup");
-    await addFaults({ externalIdPrefix: userId, faults: [{ status: 500 }] });
-    await postClerk(clerkEvent("user.created", userId));
-    await waitForState("clerk", userId, (s) => s.delivery === "retrying");
-    await ageFailure("clerk", userId, RETRY_WINDOW_MS + 1);
-    const status = await deliverNow("clerk", userId, 1);
-    expect(status).toMatchObject({ delivery: "failed", pending: true });
-    expect(status!.lastError).toMatch(/^gave up after \d+ attempts: orq.ai answered 500$/);
-    await clearFaults(userId);
-  });
+  // One identity's retryable failures (5xx, drops, hangs, coalescing, giving up): test/workspace/retries.test.ts.
   // A 429 with Retry-After and a rejected key pause the whole workspace: test/workspace/workspace.test.ts.
 });
 

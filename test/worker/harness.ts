@@ -1,4 +1,5 @@
 import { env, exports } from "cloudflare:workers";
+import { expect } from "vitest";
 import { createExecutionContext, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
 import { app } from "../../src/app";
 import { Webhook } from "svix";
@@ -95,6 +96,28 @@ export async function callBridgeWith(overrides: Record<string, unknown>, path: s
   return response;
 }
 
+const HARNESS_ADMIN_TOKEN = "admin-token-for-the-harness-5d0e";
+
+/** Pages through GET /admin/failures (newest first, two rows a page) and returns every row. */
+export async function allFailures(query = ""): Promise<Json[]> {
+  const rows: Json[] = [];
+  let cursor: string | null = null;
+  do {
+    const params = new URLSearchParams(query);
+    params.set("limit", "2");
+    if (cursor) params.set("cursor", cursor);
+    const response = await callBridgeWith({ ADMIN_TOKEN: HARNESS_ADMIN_TOKEN }, `/admin/failures?${params}`, {
+      headers: { authorization: `Bearer ${HARNESS_ADMIN_TOKEN}` },
+    });
+    expect(response.status).toBe(200);
+    const page = await response.json<{ failures: Json[]; next_cursor: string | null }>();
+    expect(page.failures.length).toBeLessThanOrEqual(2);
+    rows.push(...page.failures);
+    cursor = page.next_cursor;
+  } while (cursor);
+  return rows;
+}
+
 // ---- the orq.ai emulator ----
 
 export async function emulator<T = Json>(path: string, init?: RequestInit): Promise<T> {
@@ -121,8 +144,21 @@ export interface FaultRule {
   faults: Array<{ status: number; retryAfter?: number; message?: string; delayMs?: number } | { hang: true } | { drop: true }>;
 }
 
+/**
+ * A fault the workspace's scheduler counts towards an outage (5xx, 429, a dropped or hung call):
+ * only the `workspace` project may use them. The `worker` project's files run in parallel against
+ * one scheduler, so such a fault in one file could pause another file's deliveries.
+ */
+function countsTowardsAnOutage(fault: FaultRule["faults"][number]): boolean {
+  return "hang" in fault || "drop" in fault || fault.status === 429 || fault.status >= 500;
+}
+
 /** Adds fault rules to the emulator. Always scope them with externalIdPrefix: files run in parallel. */
 export async function addFaults(...rules: FaultRule[]): Promise<void> {
+  const file = expect.getState().testPath ?? "";
+  if (file.includes("/test/worker/") && rules.some((rule) => rule.faults.some(countsTowardsAnOutage))) {
+    throw new Error(`${file}: retryable orq.ai faults pause the scheduler the worker project's files share; put this test in test/workspace/`);
+  }
   await emulator("/__emulator/faults", {
     method: "POST",
     headers: { "content-type": "application/json" },

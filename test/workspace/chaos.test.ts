@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { runInDurableObject } from "cloudflare:test";
-import { describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import type { IdentitySync } from "../../src/record/identity-sync";
 import { planChaos, matchesExpected, writtenFields, shuffle, seededRandom, type PlannedDelivery } from "../../scripts/lib/chaos-plan";
 import { DEV_SECRETS } from "../support/secrets";
@@ -19,6 +19,7 @@ import {
   type FaultRule,
   type Json,
 } from "../worker/harness";
+import { quietWorkspace } from "./workspace-harness";
 
 /** What the emulator fails with in chaos mode (scripts/emulator.ts --fault-rate uses the same cycle). */
 const CHAOS_FAULTS: FaultRule["faults"] = [
@@ -69,6 +70,8 @@ async function requestsFor(prefixes: readonly string[]): Promise<Json[]> {
 }
 
 describe("chaos: duplicated, shuffled webhooks while orq.ai fails", () => {
+  beforeEach(quietWorkspace);
+
   it("ends with exactly what the newest events say for every user: nobody missing, nobody resurrected, no stale field", { timeout: 60_000 }, async () => {
     const seed = Math.floor(Math.random() * 2 ** 32);
     const plan = planChaos({ users: 24, seed, runId: uniqueId("chaos"), fixtures, tags: ["test-suite"] });

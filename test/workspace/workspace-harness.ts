@@ -1,6 +1,7 @@
 /** What the workspace project's files share: the scheduler, waiting on it, and the bridge's /health. */
 import { env } from "cloudflare:workers";
-import { SCHEDULER_NAME } from "../../src/deliver/delivery-scheduler";
+import { runInDurableObject } from "cloudflare:test";
+import { DeliveryScheduler, SCHEDULER_NAME } from "../../src/deliver/delivery-scheduler";
 import { callBridge, type Json } from "../worker/harness";
 
 export const scheduler = () => env.ORQ_SCHEDULER.getByName(SCHEDULER_NAME);
@@ -19,10 +20,25 @@ export async function health(): Promise<Json> {
   return (await callBridge("/health")).json();
 }
 
-/** Waits until the scheduler is flowing with an empty backlog, so each test starts from a quiet workspace. */
+/**
+ * Each test starts from a quiet workspace: nothing waiting or in flight, then the scheduler as a
+ * newly deployed bridge has it: its storage emptied (no learned pace, no pause) and its memory that
+ * of a freshly started object (no window of earlier calls, no failure streak), which is what the
+ * runtime gives an evicted object. Without it, an earlier test's calls, failures or 429 would shape
+ * this test's pace and outage detection: tests would depend on their order.
+ */
 export async function quietWorkspace(): Promise<void> {
   await waitUntil("the workspace is quiet", async () => {
     const stats = await scheduler().stats();
-    return stats.state === "flowing" && stats.backlog === 0 && stats.inFlight === 0;
+    return stats.backlog === 0 && stats.inFlight === 0;
   }, 30_000);
+  await runInDurableObject(scheduler(), async (instance: DeliveryScheduler, state) => {
+    await state.storage.deleteAlarm();
+    await state.storage.deleteAll();
+    Object.assign(instance, new DeliveryScheduler(state, env));
+  });
+  const stats = await scheduler().stats();
+  if (stats.state !== "flowing" || stats.pace !== null || stats.callsLastMinute !== 0) {
+    throw new Error(`the scheduler did not start afresh: ${JSON.stringify(stats)}`);
+  }
 }

@@ -1,6 +1,6 @@
 /**
  * The workspace as a whole, end to end through the bridge: its own runtime (the `workspace`
- * Vitest project), so the scheduler here sees only this file's identities, one test at a time.
+ * Vitest project), one test at a time, each from a freshly started scheduler (quietWorkspace).
  * Faults are scoped to each test's users, which from this scheduler's view is all of orq.ai.
  */
 import { env } from "cloudflare:workers";
@@ -66,9 +66,6 @@ describe("one signup on the happy path", () => {
 });
 
 describe("orq.ai failing for everyone", () => {
-  // First in the file on purpose: a 429 after the many calls of the outage test would also teach
-  // the scheduler a pace from what fitted in the window (as it should), and this test would then
-  // wait a minute for it. Tests here run in order, each from a quiet workspace.
   it("a 429 with Retry-After pauses every identity until then, then both land", async () => {
     await quietWorkspace();
     const prefix = uniqueId("limited");
