@@ -1,13 +1,16 @@
 /**
- * `npm run connect -- kinde|supabase` against strict fakes of their management APIs. Supabase's
- * trigger delivers through the bridge under `wrangler dev` into the orq.ai emulator; Kinde has no
- * secret, only its issuer URL to store.
+ * `npm run connect -- kinde|supabase` against strict fakes of their management APIs. Both deliver
+ * through the bridge under `wrangler dev` into the orq.ai emulator: Supabase's trigger with the
+ * bearer secret connect stored; Kinde (no secret, only its issuer URL to store) with a JWT signed
+ * by the business key whose public half the bridge fetches from its issuer's JWKS.
  */
 import { afterEach, describe, expect, inject, it } from "vitest";
 import { DEV_SECRETS } from "../../scripts/lib/sign/dev-secrets";
-import { startFakeKindeApi, type FakeKindeApi } from "../support/fake-kinde-api";
+import { KINDE_DEV_KID, KINDE_DEV_PRIVATE_JWK } from "../../scripts/lib/sign/kinde-dev-key";
+import { startFakeKindeApi, type FakeKindeApi, type KindeSigningKey } from "../support/fake-kinde-api";
 import { startFakeSupabaseApi, type FakeSupabaseApi } from "../support/fake-supabase-api";
-import { uniqueId, waitForIdentity } from "./dev-server";
+import { startJwksServer, type JwksServer } from "../support/jwks-server";
+import { TEST_BRIDGE_VARS, orqIdentity, sleep, uniqueId, waitForIdentity } from "./dev-server";
 import { runScript, storedVars, tempDevVars } from "./doctor-harness";
 
 const bridgeUrl = inject("bridgeUrl");
@@ -18,6 +21,25 @@ afterEach(async () => {
   await closeFake?.();
   closeFake = undefined;
 });
+
+/**
+ * The issuer the shared bridge trusts: wrangler-dev.global.ts starts it once with TEST_BRIDGE_VARS,
+ * whose KINDE_ISSUER_URL is DEV_SECRETS' `http://127.0.0.1:8789` (where `npm run dev` serves the
+ * dev key set; nothing in the node project serves it otherwise). This serves `keys` there, or, when
+ * that port is already taken (a developer's `npm run dev`), uses what is there if it publishes them.
+ */
+async function serveTrustedIssuer(keys: { keys: Array<{ kid?: string; n?: string }> }): Promise<JwksServer | undefined> {
+  const issuer = new URL(TEST_BRIDGE_VARS.KINDE_ISSUER_URL);
+  try {
+    return await startJwksServer({ host: issuer.hostname, port: Number(issuer.port), issuers: { [issuer.pathname.replace(/\/+$/, "")]: keys } });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "EADDRINUSE") throw error;
+    const published = (await (await fetch(`${issuer.href.replace(/\/+$/, "")}/.well-known/jwks`)).json().catch(() => ({}))) as { keys?: Array<{ kid?: string; n?: string }> };
+    const served = keys.keys.every((key) => published.keys?.some((other) => other.kid === key.kid && other.n === key.n));
+    if (!served) throw new Error(`${issuer.href} (the bridge's KINDE_ISSUER_URL in the node tests) is taken by something that does not publish the Kinde dev key: stop it and run the tests again`);
+    return undefined;
+  }
+}
 
 describe("npm run connect -- kinde", () => {
   async function kinde(grantedScopes?: readonly string[]): Promise<FakeKindeApi> {
@@ -48,6 +70,56 @@ describe("npm run connect -- kinde", () => {
     const removed = await runScript("connect", ["kinde", "--url", bridgeUrl, "--remove"], kindeEnv(fake));
     expect(removed.code, removed.stdout).toBe(0);
     expect(fake.webhooks.map((webhook) => webhook.id)).toEqual(["whk_other"]);
+  });
+
+  it("end to end: after connect, the fake Kinde's signed user.created goes to the registered endpoint and lands in orq.ai with the mapped fields; another business's key is refused", async () => {
+    // The business key the running bridge trusts: the Kinde dev key (public on purpose), published
+    // by the issuer the bridge was started with. Signed by the fake with jose.
+    const devKey: KindeSigningKey = { kid: KINDE_DEV_KID, privateJwk: { ...KINDE_DEV_PRIVATE_JWK } };
+    const fake = await startFakeKindeApi({ allowHttpLoopback: true, signingKey: devKey });
+    const jwks = await serveTrustedIssuer(fake.jwks);
+    closeFake = async () => {
+      await fake.close();
+      await jwks?.close();
+    };
+    const devVars = tempDevVars();
+
+    const run = await runScript("connect", ["kinde", "--url", bridgeUrl, "--local", "--dev-vars", devVars, "--no-check"], kindeEnv(fake));
+
+    expect(run.code, run.stdout + run.stderr).toBe(0);
+    expect(fake.webhooks).toMatchObject([{ endpoint: `${bridgeUrl}/webhooks/kinde`, event_types: ["user.created", "user.updated", "user.deleted"] }]);
+    // What connect stores is https://<KINDE_DOMAIN>, Kinde's issuer. It cannot be the issuer the running
+    // bridge trusts: that bridge was started once with TEST_BRIDGE_VARS (http://127.0.0.1:8789) and does
+    // not read this .dev.vars, and there is no https://fake-business.kinde.com here (no network, no TLS
+    // fake; the bridge takes plain http only for loopback). So the fake's key set is published at the
+    // issuer the bridge does trust, and only the registration (endpoint, events) comes from connect.
+    expect(storedVars(devVars)).toEqual({ KINDE_ISSUER_URL: `https://${fake.domain}` });
+    expect(storedVars(devVars).KINDE_ISSUER_URL).not.toBe(TEST_BRIDGE_VARS.KINDE_ISSUER_URL);
+
+    const userId = uniqueId("kp_connect");
+    const sent = await fake.deliver("user.created", userId);
+
+    expect(sent).toMatchObject([{ url: `${bridgeUrl}/webhooks/kinde`, status: 200, answer: { status: "recorded" } }]);
+    expect(await waitForIdentity(orqUrl, userId)).toMatchObject({
+      external_id: userId,
+      email: "user@example.com",
+      display_name: "Test",
+      tags: expect.arrayContaining(["kinde"]),
+      metadata: expect.objectContaining({ provider: "kinde" }),
+    });
+
+    // The same delivery signed with a key the issuer does not publish is refused and syncs nothing.
+    const stranger = await startFakeKindeApi({ allowHttpLoopback: true });
+    try {
+      stranger.webhooks = fake.webhooks.map((webhook) => ({ ...webhook }));
+      const strangerId = uniqueId("kp_stranger");
+      const [refused] = await stranger.deliver("user.created", strangerId);
+      expect(refused?.status).toBe(401);
+      await sleep(500);
+      expect(await orqIdentity(orqUrl, strangerId)).toBeNull();
+    } finally {
+      await stranger.close();
+    }
   });
 
   it("an app without create:webhooks is refused, exit 1", async () => {

@@ -4,7 +4,7 @@
  */
 import { afterEach, describe, expect, inject, it } from "vitest";
 import { DEV_SECRETS } from "../../scripts/lib/sign/dev-secrets";
-import { startFakeOktaApi, type FakeOktaApi } from "../support/fake-okta-api";
+import { startFakeOktaApi, type FakeOktaApi, type OktaEventHook } from "../support/fake-okta-api";
 import { uniqueId, waitForIdentity } from "./dev-server";
 import { fakeWrangler, runScript, storedVars, tempDevVars } from "./doctor-harness";
 
@@ -46,6 +46,46 @@ describe("npm run connect -- okta", () => {
     expect(again.code, again.stdout).toBe(0);
     expect(again.stdout).toContain(`✓ webhook ${fake.hooks[0]!.id} updated`);
     expect(fake.hooks).toHaveLength(1);
+  });
+
+  it("follows Okta's Link rel=\"next\" pages: a re-run finds the bridge's hook on the second page and updates it instead of creating another; --remove finds it there too", async () => {
+    // Links name Okta's own domain (as Okta's do); the pages must still be read through OKTA_BASE_URL.
+    fake = await startFakeOktaApi({ allowHttpLoopback: true, pageSize: 5, linkOrigin: "https://fake.okta.com" });
+    fake.hooks = Array.from({ length: 7 }, (_, index): OktaEventHook => ({
+      id: `whoother${index}`,
+      status: "ACTIVE",
+      verificationStatus: "VERIFIED",
+      name: "other",
+      events: { type: "EVENT_TYPE", items: ["user.session.start"] },
+      channel: { type: "HTTP", version: "1.0.0", config: { uri: `https://other.example/${index}`, authScheme: { type: "HEADER", key: "Authorization", value: "other-secret-value" } } },
+      created: "",
+      lastUpdated: "",
+    }));
+    const env = { OKTA_DOMAIN: "fake.okta.com", OKTA_BASE_URL: fake.url, OKTA_API_TOKEN: fake.apiToken, OKTA_WEBHOOK_SECRET: DEV_SECRETS.OKTA_WEBHOOK_SECRET };
+    const mine = () => fake!.hooks.filter((hook) => hook.channel.config.uri === webhookUrl);
+    const listings = () => fake!.requests().filter((request) => request.method === "GET" && request.path === "/api/v1/eventHooks" && request.status === 200).map((request) => request.query.after ?? "");
+    // The fake is strict: a query parameter it did not hand out is refused.
+    const limited = await fetch(`${fake.url}/api/v1/eventHooks?limit=200`, { headers: { authorization: `SSWS ${fake.apiToken}` } });
+    expect(limited.status).toBe(400);
+
+    const first = await runScript("connect", ["okta", "--url", bridgeUrl, "--local", "--dev-vars", tempDevVars(), "--no-check"], env);
+    expect(first.code, first.stdout + first.stderr).toBe(0);
+    expect(mine()).toHaveLength(1);
+    const id = mine()[0]!.id;
+    expect(fake.hooks.findIndex((hook) => hook.id === id)).toBe(7);
+
+    const second = await runScript("connect", ["okta", "--url", bridgeUrl, "--local", "--dev-vars", tempDevVars(), "--no-check"], env);
+
+    expect(second.code, second.stdout + second.stderr).toBe(0);
+    expect(second.stdout).toContain(`✓ webhook ${id} updated`);
+    expect(mine()).toMatchObject([{ id, status: "ACTIVE", verificationStatus: "VERIFIED" }]);
+    expect(fake.hooks).toHaveLength(8);
+    expect(listings()).toEqual(["", "whoother4", "", "whoother4"]);
+
+    const removed = await runScript("connect", ["okta", "--url", bridgeUrl, "--remove"], env);
+    expect(removed.code, removed.stdout).toBe(0);
+    expect(removed.stdout).toContain(`✓ removed ${id}`);
+    expect(fake.hooks.map((hook) => hook.id)).toEqual(Array.from({ length: 7 }, (_, index) => `whoother${index}`));
   });
 
   it("a secret the deployed bridge does not have fails Okta's verification after `wrangler secret put`, says how to fix it, exit 1", async () => {

@@ -9,10 +9,19 @@
  *   event_types, description?}` → `{code, message, webhook: {id, endpoint}}`; `PATCH
  *   /api/v1/webhooks/{id} {name?, event_types?, description?}`; `DELETE` → `{code, message}`.
  *   Unknown fields are a 400. Kinde keeps no per-webhook secret.
+ * - `GET /.well-known/jwks` (no auth) → the business's public key set; `deliver(event, userId)`
+ *   posts the event Kinde sends (test/fixtures/kinde/<event>.json, documented payload, fresh ids and
+ *   times) as an RS256 JWT signed with the business's key (`signingKey`, default a fresh one),
+ *   `Content-Type: application/jwt` and a `webhook-id`, to every webhook subscribed to it. Signed
+ *   here with jose, not with the bridge's or the CLIs' code.
  */
+import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { exportJWK, generateKeyPair, importJWK, SignJWT, type JWK } from "jose";
 import * as z from "zod";
+import type { SampleEvent } from "../../scripts/lib/sample-webhooks";
 import { startFakeServer, type FakeReply, type FakeServer } from "./fake-http";
-import { ScopedTokens, endpointUrl, fakeId, json, parseBody } from "./fake-management-api";
+import { ScopedTokens, endpointUrl, fakeId, json, parseBody, type SentWebhook } from "./fake-management-api";
 
 export const KINDE_WEBHOOK_SCOPES = ["read:webhooks", "create:webhooks", "update:webhooks", "delete:webhooks"] as const;
 const KINDE_EVENTS = ["user.created", "user.updated", "user.deleted", "user.authenticated", "organization.created", "role.created"] as const;
@@ -31,9 +40,28 @@ export interface FakeKindeApi extends FakeServer {
   readonly clientId: string;
   readonly clientSecret: string;
   webhooks: KindeWebhook[];
+  /** What `<issuer>/.well-known/jwks` publishes: the public half of the signing key. */
+  readonly jwks: { keys: JWK[] };
+  /** Sends `event` for `userId`, signed, to every webhook subscribed to it; the bridge's answers. */
+  deliver(event: SampleEvent, userId: string): Promise<SentWebhook[]>;
 }
 
-export async function startFakeKindeApi(options: { allowHttpLoopback?: boolean; grantedScopes?: readonly string[] } = {}): Promise<FakeKindeApi> {
+export interface KindeSigningKey {
+  kid: string;
+  /** A private RSA JWK. */
+  privateJwk: JWK;
+}
+
+async function freshSigningKey(): Promise<KindeSigningKey> {
+  const { privateKey } = await generateKeyPair("RS256", { extractable: true });
+  return { kid: `fake-kinde-${randomBytes(6).toString("hex")}`, privateJwk: await exportJWK(privateKey) };
+}
+
+function loadKindeFixture(event: SampleEvent): { data: { user: Record<string, unknown> } } & Record<string, unknown> {
+  return JSON.parse(readFileSync(new URL(`../fixtures/kinde/${event}.json`, import.meta.url), "utf8"));
+}
+
+export async function startFakeKindeApi(options: { allowHttpLoopback?: boolean; grantedScopes?: readonly string[]; signingKey?: KindeSigningKey } = {}): Promise<FakeKindeApi> {
   const domain = "fake-business.kinde.com";
   const clientId = fakeId("");
   const clientSecret = fakeId("") + fakeId("");
@@ -45,7 +73,16 @@ export async function startFakeKindeApi(options: { allowHttpLoopback?: boolean; 
   const update = z.strictObject({ name: z.string().min(1).optional(), event_types: eventTypes.optional(), description: z.string().optional() });
   const error = (status: number, code: string, message: string): FakeReply => json(status, { errors: [{ code, message }] });
 
+  const signingKey = options.signingKey ?? (await freshSigningKey());
+  const { n, e } = signingKey.privateJwk;
+  const jwks = { keys: [{ kty: "RSA", kid: signingKey.kid, alg: "RS256", use: "sig", n, e }] };
+  const privateKey = await importJWK({ ...signingKey.privateJwk, alg: "RS256" }, "RS256");
+
   const server = await startFakeServer((request) => {
+    if (request.path === "/.well-known/jwks") {
+      if (request.method !== "GET" || [...request.query.keys()].length > 0) return error(400, "INVALID_REQUEST", "GET /.well-known/jwks takes no parameters");
+      return json(200, jwks);
+    }
     if (request.method === "POST" && request.path === "/oauth2/token") {
       const form = new URLSearchParams(request.body);
       if (form.get("grant_type") !== "client_credentials" || form.get("client_id") !== clientId || form.get("client_secret") !== clientSecret) return json(401, { error: "invalid_client" });
@@ -87,5 +124,32 @@ export async function startFakeKindeApi(options: { allowHttpLoopback?: boolean; 
   });
 
   Object.defineProperty(server, "webhooks", { get: () => state.webhooks, set: (value: KindeWebhook[]) => (state.webhooks = value), enumerable: true });
-  return Object.assign(server as FakeServer & Pick<FakeKindeApi, "webhooks">, { domain, clientId, clientSecret });
+  async function send(webhook: KindeWebhook, event: SampleEvent, userId: string): Promise<SentWebhook> {
+    const payload = loadKindeFixture(event);
+    const now = new Date().toISOString();
+    payload.data.user.id = userId;
+    Object.assign(payload, { event_id: fakeId("event_"), event_timestamp: now, timestamp: now });
+    const jwt = await new SignJWT(payload).setProtectedHeader({ alg: "RS256", kid: signingKey.kid, typ: "JWT" }).sign(privateKey);
+    try {
+      const response = await fetch(webhook.endpoint, { method: "POST", headers: { "content-type": "application/jwt", "webhook-id": fakeId("msg_") }, body: jwt, signal: AbortSignal.timeout(15_000) });
+      const text = await response.text();
+      let answer: unknown = text;
+      try {
+        answer = JSON.parse(text);
+      } catch {
+        // not JSON: kept as text
+      }
+      return { url: webhook.endpoint, event, userId, status: response.status, answer };
+    } catch (failure) {
+      return { url: webhook.endpoint, event, userId, status: 0, answer: (failure as Error).message };
+    }
+  }
+
+  return Object.assign(server as FakeServer & Pick<FakeKindeApi, "webhooks">, {
+    domain,
+    clientId,
+    clientSecret,
+    jwks,
+    deliver: (event: SampleEvent, userId: string) => Promise.all(state.webhooks.filter((webhook) => webhook.event_types.includes(event)).map((webhook) => send(webhook, event, userId))),
+  });
 }

@@ -4,9 +4,13 @@
  *
  * - `Authorization: SSWS <API token>` (a super admin's: every permission) or `Bearer <token>`
  *   with scopes `okta.eventHooks.read` / `okta.eventHooks.manage`; a missing scope is a 403.
- * - `GET /api/v1/eventHooks` → every hook (Okta does not page this list); `POST` / `PUT
- *   /api/v1/eventHooks/{id}` with strict bodies; created `ACTIVE` + `UNVERIFIED`; the auth value
- *   is never echoed back.
+ * - `GET /api/v1/eventHooks` → the hooks, paged the way Okta pages its lists (developer.okta.com
+ *   "Pagination"; the Event Hooks reference documents no query parameters): `pageSize` (default 20)
+ *   at a time, oldest first, with `Link: <…>; rel="self"` and, while more follow, `<…?after=<last
+ *   id>>; rel="next"`, naming `linkOrigin` (Okta's own domain; default the fake's URL). The only
+ *   query parameter accepted is the `after` cursor it handed out: any other (or an unknown cursor)
+ *   is a 400. `POST` / `PUT /api/v1/eventHooks/{id}` with strict bodies; created `ACTIVE` +
+ *   `UNVERIFIED`; the auth value is never echoed back.
  * - `POST …/lifecycle/verify` makes the one-time `GET <uri>` with `X-Okta-Verification-Challenge`
  *   and the configured auth header, and answers 200 (`VERIFIED`) only if the answer is
  *   `{"verification": <challenge>}` within 3 s, else 400. `…/lifecycle/activate|deactivate`.
@@ -40,7 +44,9 @@ export interface FakeOktaApi extends AsyncFakeServer {
   deliver(event: SampleEvent, userId: string): Promise<SentWebhook[]>;
 }
 
-export async function startFakeOktaApi(options: { allowHttpLoopback?: boolean } = {}): Promise<FakeOktaApi> {
+export async function startFakeOktaApi(options: { allowHttpLoopback?: boolean; pageSize?: number; linkOrigin?: string } = {}): Promise<FakeOktaApi> {
+  const pageSize = options.pageSize ?? 20;
+  let linkOrigin = options.linkOrigin ?? "";
   const apiToken = `00${randomBytes(20).toString("base64url")}`;
   const tokens = new ScopedTokens();
   const state = { hooks: [] as OktaEventHook[] };
@@ -87,12 +93,26 @@ export async function startFakeOktaApi(options: { allowHttpLoopback?: boolean } 
     }
   }
 
+  /** One page of the list, with the Link header Okta sends. */
+  function listPage(request: FakeRequest): FakeReply {
+    const unknown = [...request.query.keys()].filter((key) => key !== "after");
+    if (unknown.length > 0) return error(400, "E0000001", "Api validation failed: query", [`unknown query parameter ${unknown.join(", ")}`]);
+    const after = request.query.get("after");
+    const start = after === null ? 0 : state.hooks.findIndex((hook) => hook.id === after) + 1;
+    if (start === 0 && after !== null) return error(400, "E0000001", "Api validation failed: after", [`invalid cursor ${after}`]);
+    const page = state.hooks.slice(start, start + pageSize);
+    const self = `${linkOrigin}/api/v1/eventHooks${after === null ? "" : `?after=${encodeURIComponent(after)}`}`;
+    const links = [`<${self}>; rel="self"`];
+    if (start + pageSize < state.hooks.length) links.push(`<${linkOrigin}/api/v1/eventHooks?after=${encodeURIComponent(page.at(-1)!.id)}>; rel="next"`);
+    return json(200, page.map(view), { link: links.join(", ") });
+  }
+
   const server = await startAsyncFakeServer(async (request) => {
     const scopes = scopesOf(request);
     if (!scopes) return error(401, "E0000011", "Invalid token provided");
     const need = (scope: string) => (scopes.has(scope) ? undefined : error(403, "E0000006", "You do not have permission to perform the requested action", [`missing scope ${scope}`]));
     if (request.path === "/api/v1/eventHooks") {
-      if (request.method === "GET") return need("okta.eventHooks.read") ?? json(200, state.hooks.map(view));
+      if (request.method === "GET") return need("okta.eventHooks.read") ?? listPage(request);
       if (request.method !== "POST") return error(405, "E0000022", "The endpoint does not support the provided HTTP method");
       const denied = need("okta.eventHooks.manage");
       if (denied) return denied;
@@ -135,6 +155,7 @@ export async function startFakeOktaApi(options: { allowHttpLoopback?: boolean } 
     return error(405, "E0000022", "The endpoint does not support the provided HTTP method");
   });
 
+  linkOrigin ||= server.url;
   Object.defineProperty(server, "hooks", { get: () => state.hooks, set: (value: OktaEventHook[]) => (state.hooks = value), enumerable: true });
   return Object.assign(server as AsyncFakeServer & Pick<FakeOktaApi, "hooks">, {
     apiToken,

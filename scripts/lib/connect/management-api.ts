@@ -51,7 +51,12 @@ export class ManagementApi {
 
   /** A call that changes nothing (a list, a search): made even in a dry run. */
   read<T = Json>(method: "GET" | "POST", path: string, body?: unknown): Promise<T> {
-    return this.call(method, path, body) as Promise<T>;
+    return this.call(method, path, body).then((answer) => answer.json as T);
+  }
+
+  /** A read that also answers the response headers (a `Link` header that names the next page). */
+  readWithHeaders<T = Json>(method: "GET" | "POST", path: string, body?: unknown): Promise<{ body: T; headers: Headers }> {
+    return this.call(method, path, body).then((answer) => ({ body: answer.json as T, headers: answer.headers }));
   }
 
   /** A call that changes the provider: in a dry run only printed, answering undefined. */
@@ -61,14 +66,14 @@ export class ManagementApi {
       return undefined;
     }
     this.options.print(`  ${this.describe(method, path, body)}`);
-    return (await this.call(method, path, body)) as T;
+    return (await this.call(method, path, body)).json as T;
   }
 
   private describe(method: string, path: string, body: unknown): string {
     return this.options.mask.mask(`${method} ${this.options.baseUrl}${path}${body === undefined ? "" : ` ${JSON.stringify(body)}`}`);
   }
 
-  private async call(method: string, path: string, body: unknown): Promise<unknown> {
+  private async call(method: string, path: string, body: unknown): Promise<{ json: unknown; headers: Headers }> {
     const fetchImpl = this.options.fetch ?? fetch;
     let response: Response;
     try {
@@ -91,8 +96,24 @@ export class ManagementApi {
     if (!response.ok) {
       throw new ManagementApiError(this.options.mask.mask(`${this.options.label} ${method} ${path} answered ${response.status}: ${errorMessage(json)}`), response.status);
     }
-    return json;
+    return { json, headers: response.headers };
   }
+}
+
+/**
+ * The target of the `rel="next"` link in an RFC 8288 `Link` header (several links, comma-separated,
+ * as fetch joins repeated headers), resolved against `base`; undefined when there is none.
+ */
+export function nextLink(header: string | null, base: string): URL | undefined {
+  if (!header) return undefined;
+  for (const match of header.matchAll(/<([^>]*)>((?:\s*;\s*[^;,]*)*)/g)) {
+    const rel = /;\s*rel\s*=\s*(?:"([^"]*)"|([^\s;,]+))/i.exec(match[2] ?? "");
+    const relations = (rel?.[1] ?? rel?.[2] ?? "").toLowerCase().split(/\s+/);
+    if (!relations.includes("next")) continue;
+    if (!URL.canParse(match[1]!, base)) throw new Error(`the Link header's next page is not a URL: ${match[1]}`);
+    return new URL(match[1]!, base);
+  }
+  return undefined;
 }
 
 function errorMessage(body: unknown): string {

@@ -4,8 +4,8 @@
  * `POST …/lifecycle/verify` makes Okta send the one-time challenge GET, which the bridge answers —
  * so it runs after the secret is stored. Deleting needs a deactivation first.
  */
-import { envValue, managementApi, ManagementApiError, tenantFromEnv, type Json } from "../management-api";
-import type { Connector, ConnectContext } from "../connector";
+import { envValue, managementApi, ManagementApiError, nextLink, tenantFromEnv, type Json } from "../management-api";
+import { collectPages, type Connector, type ConnectContext } from "../connector";
 
 interface EventHook {
   id: string;
@@ -17,6 +17,33 @@ interface EventHook {
 /** A freshly stored Worker secret takes a moment to reach every edge location. */
 const VERIFY_ATTEMPTS = 3;
 const VERIFY_RETRY_MS = 3_000;
+
+const LIST_PATH = "/api/v1/eventHooks";
+/** Okta allows 10 (older docs: 25) event hooks per org; 50 pages is far beyond any real list. */
+const MAX_PAGES = 50;
+
+/**
+ * Every event hook. The reference documents no query parameters for this list, but Okta's general
+ * pagination rule (developer.okta.com "Pagination") is a `Link: <…>; rel="next"` header on each page
+ * but the last: it is followed until there is none. The link names Okta's own domain; the next call
+ * goes to the same base URL as the first (OKTA_BASE_URL may be a proxy), so the token is never
+ * sent to a host named by an answer, and only to this list's path.
+ */
+async function listHooks(context: Pick<ConnectContext, "api">): Promise<EventHook[]> {
+  const { baseUrl } = context.api.options;
+  return collectPages(async (cursor) => {
+    const path = cursor ?? LIST_PATH;
+    const { body, headers } = await context.api.readWithHeaders<EventHook[]>("GET", path);
+    const next = nextLink(headers.get("link"), `${baseUrl}${path}`);
+    // Okta's own path, or the same under OKTA_BASE_URL's path (a proxy that rewrites links).
+    if (next && next.pathname !== LIST_PATH && next.pathname !== new URL(`${baseUrl}${LIST_PATH}`).pathname) {
+      throw new Error(`Okta GET ${path}: the next page it links to (${next.pathname}) is not ${LIST_PATH}: giving up`);
+    }
+    const nextPath = next && `${LIST_PATH}${next.search}`;
+    if (nextPath === path) throw new Error(`Okta GET ${path}: the next page it links to is the same page: giving up`);
+    return { items: Array.isArray(body) ? body : [], next: nextPath };
+  }, MAX_PAGES);
+}
 
 function matching(hooks: EventHook[], url: string): EventHook[] {
   return hooks.filter((hook) => hook.channel?.config?.uri === url);
@@ -45,7 +72,7 @@ export const okta: Connector = {
   },
 
   async register(context) {
-    const [existing] = matching(await context.api.read<EventHook[]>("GET", "/api/v1/eventHooks"), context.webhookUrl);
+    const [existing] = matching(await listHooks(context), context.webhookUrl);
     const secret = context.bridgeSecret();
     const body = {
       name: "orq-identity-bridge",
@@ -78,7 +105,7 @@ export const okta: Connector = {
   },
 
   async remove(context: ConnectContext) {
-    const hooks = matching(await context.api.read<EventHook[]>("GET", "/api/v1/eventHooks"), context.webhookUrl);
+    const hooks = matching(await listHooks(context), context.webhookUrl);
     for (const hook of hooks) {
       // "You can only delete event hooks with a status of INACTIVE."
       if (hook.status !== "INACTIVE") await context.api.write("POST", `/api/v1/eventHooks/${encodeURIComponent(hook.id)}/lifecycle/deactivate`);
