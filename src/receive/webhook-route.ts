@@ -111,15 +111,17 @@ export function webhookRoute(provider: WebhookProvider): [MiddlewareHandler<Env>
  * Records each change in its identity's Durable Object. Different users are independent objects:
  * recorded in parallel. One user's changes in a batch (an Auth0 log batch holding a signup and a
  * later update) are recorded one after another in the batch's order, so the answer for each is the
- * same on every delivery. Each call is wrapped in an async function, so a binding that throws
- * synchronously (getByName) is a rejection like any other: 503, never an unhandled 500.
+ * same on every delivery. A binding that throws synchronously (getByName) is caught like a
+ * rejected record(): 503, never an unhandled 500.
  */
 async function recordAll(env: Cloudflare.Env, providerName: string, changes: IdentityChange[]): Promise<PromiseSettledResult<string>[]> {
   const outcomes: PromiseSettledResult<string>[] = new Array(changes.length);
   const byIdentity = new Map<string, number[]>();
   changes.forEach((change, index) => {
     const name = identityObjectName(providerName, change.userId);
-    byIdentity.set(name, [...(byIdentity.get(name) ?? []), index]);
+    const indices = byIdentity.get(name);
+    if (indices) indices.push(index);
+    else byIdentity.set(name, [index]);
   });
   await Promise.all(
     [...byIdentity].map(async ([name, indices]) => {

@@ -8,6 +8,7 @@ import {
   addFaults,
   ageFailure,
   clearFaults,
+  clerkAt,
   clerkEvent,
   deliverNow,
   inspectIdentity,
@@ -19,15 +20,6 @@ import {
 } from "./harness";
 
 const at = (iso: string) => Date.parse(iso);
-
-/** A Clerk event whose user data changed at `updatedAt` (ms). */
-function clerkAt(type: "user.created" | "user.updated", userId: string, updatedAt: number, firstName: string) {
-  return clerkEvent(type, userId, (p) => {
-    p.timestamp = Math.floor(updatedAt / 1000);
-    p.data.updated_at = updatedAt;
-    p.data.first_name = firstName;
-  });
-}
 
 /** A deletion stamped in whole seconds, as in Clerk's documented examples. */
 function clerkDeletedAt(userId: string, deletedAt: number) {

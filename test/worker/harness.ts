@@ -34,6 +34,15 @@ export function clerkEvent(type: ClerkEventType, userId: string, patch: (payload
   return exampleForUser(fixtures.clerk[type], userId, patch);
 }
 
+/** A Clerk event whose user data changed at `updatedAt` (ms), with `firstName` to tell versions apart. */
+export function clerkAt(type: "user.created" | "user.updated", userId: string, updatedAt: number, firstName: string): Json {
+  return clerkEvent(type, userId, (p) => {
+    p.timestamp = Math.floor(updatedAt / 1000);
+    p.data.updated_at = updatedAt;
+    p.data.first_name = firstName;
+  });
+}
+
 export function auth0Event(type: keyof typeof fixtures.auth0, userId: string, patch: (payload: Json) => void = () => {}): Json {
   const payload = structuredClone(fixtures.auth0[type]) as Json;
   payload.id = `evt_${crypto.randomUUID()}`;

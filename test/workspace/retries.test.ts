@@ -15,6 +15,7 @@ import {
   ageFailure,
   allFailures,
   clearFaults,
+  clerkAt,
   clerkEvent,
   deliverNow,
   orqIdentity,
@@ -26,14 +27,6 @@ import {
 import { quietWorkspace } from "./workspace-harness";
 
 const at = (iso: string) => Date.parse(iso);
-
-function clerkAt(type: "user.created" | "user.updated", userId: string, updatedAt: number, firstName: string) {
-  return clerkEvent(type, userId, (p) => {
-    p.timestamp = Math.floor(updatedAt / 1000);
-    p.data.updated_at = updatedAt;
-    p.data.first_name = firstName;
-  });
-}
 
 beforeEach(quietWorkspace);
 
