@@ -1,3 +1,4 @@
+import { readdirSync } from "node:fs";
 import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
 import { defineConfig } from "vitest/config";
 import { hideExpectedRuntimeNoise } from "./test/support/quiet-runtime.ts";
@@ -5,11 +6,35 @@ import { DEV_SECRETS } from "./scripts/lib/sign/dev-secrets.ts";
 
 hideExpectedRuntimeNoise();
 
+/** The bridge inside workerd, as `wrangler.toml` declares it, pointed at the project's orq.ai emulator. */
+const bridgeInWorkerd = (extra: Record<string, string> = {}) =>
+  cloudflareTest(({ inject }) => ({
+    wrangler: { configPath: "./wrangler.toml" },
+    miniflare: {
+      bindings: { ...DEV_SECRETS, ORQ_API_URL: inject("orqUrl"), ORQ_TIMEOUT_MS: "2000", ORQ_TAGS: "test-suite", KINDE_ISSUER_URL: inject("kindeIssuerUrl"), ...extra },
+    },
+  }));
+
 /**
- * Two projects: `worker` runs the bridge inside workerd (the real Durable Objects and alarms) via
- * the Workers Vitest integration; `node` drives it over HTTP under `wrangler dev`, runs the
- * Auth0 Action examples and checks the emulator and scripts. Both talk to the same local orq.ai
- * emulator, started once in globalSetup.
+ * The workspace tests (rate-limited, in an outage, key rejected) pause every identity, so each file
+ * gets a runtime (one scheduler) and an orq.ai emulator of its own: one project per file, so the
+ * files run side by side without sharing a scheduler. Within a file, tests run in order.
+ */
+const workspaceFiles = readdirSync(new URL("./test/workspace/", import.meta.url)).filter((name) => name.endsWith(".test.ts")).sort();
+
+/**
+ * What mostly waits (the workspace files wait out outages, probes and Retry-After; the scenarios
+ * wait out a 30 s outage and a rate-limit floor) runs after the rest, five files at a time: on a
+ * machine the CPU-bound files have finished with, so their timings are not squeezed.
+ */
+const WAITING = { groupOrder: 1, maxWorkers: 5 } as const;
+
+/**
+ * Projects: `worker` runs the bridge inside workerd (the real Durable Objects and alarms) via the
+ * Workers Vitest integration; `workspace/<file>` likewise, one runtime per file; `node` drives it
+ * over HTTP under `wrangler dev`, runs the Auth0 Action examples and checks the emulator and
+ * scripts; `scenario` is the short `npm run scenario`. Each project starts its own local orq.ai
+ * emulator in globalSetup.
  */
 export default defineConfig({
   test: {
@@ -18,20 +43,12 @@ export default defineConfig({
     silent: "passed-only",
     // Only tests slower than this are listed under their file (the load test, the hung-orq.ai ones).
     slowTestThreshold: 10_000,
-    // Most test files wait (on wrangler dev, the emulator, orq.ai timeouts, a scenario's outage)
-    // rather than compute: three at a time on 2 cores, instead of Vitest's default of one per
-    // spare core, brings the whole run under 4 minutes.
+    // Most of the first group's files wait on wrangler dev, the emulator or orq.ai timeouts rather
+    // than compute: three at a time on 2 cores, instead of Vitest's default of one per spare core.
     maxWorkers: 3,
     projects: [
       {
-        plugins: [
-          cloudflareTest(({ inject }) => ({
-            wrangler: { configPath: "./wrangler.toml" },
-            miniflare: {
-              bindings: { ...DEV_SECRETS, ORQ_API_URL: inject("orqUrl"), ORQ_TIMEOUT_MS: "2000", ORQ_MAX_CONCURRENCY: "10", ORQ_TAGS: "test-suite", KINDE_ISSUER_URL: inject("kindeIssuerUrl") },
-            },
-          })),
-        ],
+        plugins: [bridgeInWorkerd({ ORQ_MAX_CONCURRENCY: "10" })],
         test: {
           name: "worker",
           include: ["test/worker/**/*.test.ts"],
@@ -39,26 +56,17 @@ export default defineConfig({
           testTimeout: 20_000,
         },
       },
-      {
-        // The workspace as a whole (rate-limited, in an outage, key rejected) in a runtime of its
-        // own: those states pause every identity, so they must not share a scheduler with the
-        // `worker` project's files running in parallel. One file at a time, its tests in order.
-        plugins: [
-          cloudflareTest(({ inject }) => ({
-            wrangler: { configPath: "./wrangler.toml" },
-            miniflare: {
-              bindings: { ...DEV_SECRETS, ORQ_API_URL: inject("orqUrl"), ORQ_TIMEOUT_MS: "2000", ORQ_TAGS: "test-suite", KINDE_ISSUER_URL: inject("kindeIssuerUrl") },
-            },
-          })),
-        ],
+      ...workspaceFiles.map((file) => ({
+        plugins: [bridgeInWorkerd()],
         test: {
-          name: "workspace",
-          include: ["test/workspace/**/*.test.ts"],
+          name: `workspace/${file.replace(/\.test\.ts$/, "")}`,
+          include: [`test/workspace/${file}`],
           globalSetup: ["test/support/orq-emulator.global.ts", "test/support/jwks.global.ts"],
-          fileParallelism: false,
           testTimeout: 60_000,
+          maxWorkers: WAITING.maxWorkers,
+          sequence: { groupOrder: WAITING.groupOrder },
         },
-      },
+      })),
       {
         test: {
           name: "node",
@@ -71,13 +79,14 @@ export default defineConfig({
         },
       },
       {
-        // The rate-limit and outage scenarios measure time against a floor: they run last, on a
-        // machine the other projects have finished with, each with its own wrangler dev and emulator.
+        // The rate-limit and outage scenarios measure time against a floor, each with its own
+        // wrangler dev and emulator.
         test: {
           name: "scenario",
           include: ["test/node/scenario.test.ts"],
           environment: "node",
-          sequence: { groupOrder: 1 },
+          maxWorkers: WAITING.maxWorkers,
+          sequence: { groupOrder: WAITING.groupOrder },
           testTimeout: 120_000,
           hookTimeout: 180_000,
         },

@@ -67,7 +67,9 @@ function runTests(copy: string, runs: readonly TestRun[], label: string): RunRes
   const started = Date.now();
   const failures: string[] = [];
   for (const run of runs) {
-    const result = spawnSync("npx", ["vitest", "run", "--project", run.project, ...run.files], {
+    // The workspace files are one Vitest project each (`workspace/<file>`).
+    const projects = run.project === "workspace" ? "workspace/*" : run.project;
+    const result = spawnSync("npx", ["vitest", "run", "--project", projects, ...run.files], {
       cwd: copy,
       encoding: "utf8",
       timeout: 15 * 60_000,

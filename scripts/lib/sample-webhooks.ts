@@ -357,7 +357,7 @@ export async function sendSampleRequest(request: Pick<SampleRequest, "url" | "me
   } catch {
     // not JSON: keep the text
   }
-  return { status: response.status, ok: response.ok, answer };
+  return { status: response.status, ok: response.ok, answer, retryAfter: response.headers.get("retry-after") };
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -3,6 +3,8 @@
  * setup passes and leaves nothing behind; a wrong provider secret, a wrong orq.ai key and a bridge
  * that is down each fail the check that names the cause, with exit code 1.
  */
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { startOrqEmulator, type OrqEmulator } from "../../emulator/orq-emulator";
 import { DEV_SECRETS } from "../../scripts/lib/sign/dev-secrets";
@@ -130,6 +132,35 @@ describe("npm run doctor", () => {
       expect(second.stdout + first.stdout).not.toContain("a-revoked-bridge-key");
       expect(second.stdout + first.stdout).not.toContain("the-workspace-key");
     });
+  });
+
+  it("a 503 the bridge answers once (wrangler dev reloading the Worker) is retried after its Retry-After, as providers do, and the check says so", async () => {
+    // In front of the bridge: the first webhook POST gets wrangler dev's own answer when the Worker
+    // restarts mid-request; everything else goes through.
+    let refused = 0;
+    const proxy = createServer(async (request, response) => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of request) chunks.push(chunk as Buffer);
+      if (request.method === "POST" && request.url?.startsWith("/webhooks/") && refused === 0) {
+        refused++;
+        response.writeHead(503, { "Retry-After": "0", "Content-Type": "text/plain" }).end("Your worker restarted mid-request. Please try sending the request again.");
+        return;
+      }
+      const headers = Object.fromEntries(Object.entries(request.headers).filter(([name]) => name !== "host" && name !== "content-length").map(([name, value]) => [name, String(value)]));
+      const answer = await fetch(`${bridgeUrl}${request.url}`, { method: request.method, headers, ...(chunks.length > 0 && { body: Buffer.concat(chunks) }) });
+      response.writeHead(answer.status, { "Content-Type": answer.headers.get("content-type") ?? "text/plain" }).end(Buffer.from(await answer.arrayBuffer()));
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
+    try {
+      const run = await runScript("doctor", ["--url", `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`], workingEnv);
+
+      expect(refused).toBe(1);
+      expect(run.code, run.stdout + run.stderr).toBe(0);
+      expect(run.stdout).toMatch(/✓ signed clerk user\.created is accepted: bridge-doctor-[0-9a-f]{12}: 200 recorded \(after 503, retried as the provider would\)/);
+      expect(await orqIdentity(orqUrl, testUserOf(run))).toBeNull();
+    } finally {
+      await new Promise((resolve) => proxy.close(resolve));
+    }
   });
 
   it("a bridge that is down fails the first check, says how to start it and skips the rest", async () => {

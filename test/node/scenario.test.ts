@@ -19,9 +19,14 @@ import { parseDurationMs, parseRatePerMinute } from "../../scripts/lib/scenario-
  *
  * - outage: orq.ai down (503) for 30 s, 40 signups arriving meanwhile. Targets: at most 10 calls during the outage
  *   (15 per 45 s), all 40 present ≤ 15 s after recovery.
- * - at the same time, on another bridge: 300 signups at once under 240 calls/min (mode "bucket": what is left goes
- *   at once, then 4/s, the shape the issue's floor assumes): floor (300 − 240) ÷ 240/min = 15 s. Targets: ≤ 5 % of
- *   the bridge's calls refused with 429, drain ≤ 1.15 × floor.
+ * - then, on another bridge: 300 signups at once under 240 calls/min (mode "bucket": what is left goes at once,
+ *   then 4/s, the shape the issue's floor assumes): floor (300 − 240) ÷ 240/min = 15 s. Targets: ≤ 5 % of the
+ *   bridge's calls refused with 429, drain ≤ 1.15 × floor.
+ *
+ * This file runs alongside the workspace files (vitest.config.ts), which mostly wait. The outage scenario's
+ * targets leave wide margins (8 calls of 10, landing in under 2 s of 15); the rate-limit scenario's drain is
+ * measured in hundredths of its floor, so it runs second, once the machine is quiet: measured while the
+ * workspace files were starting up, its ratio rose from 1.05x to 1.13x.
  *
  * The waits are cut off past each target so a miss fails in bounded time.
  */
@@ -30,9 +35,8 @@ const RATE_SIGNUPS = 300;
 const OUTAGE_MS = 30_000;
 const OUTAGE_SIGNUPS = 40;
 
-// Each scenario gets a bridge (and emulator) of its own and they run at the same time: the rate
-// limit scenario's learned pace and full window must not hold back the outage scenario's signups,
-// and together they take as long as the outage.
+// Each scenario gets a bridge (and emulator) of its own, started together: the rate limit
+// scenario's learned pace and full window must not hold back the outage scenario's signups.
 let outageBridge: LocalBridge;
 let rateBridge: LocalBridge;
 
@@ -44,7 +48,7 @@ afterAll(async () => {
   await Promise.all([outageBridge?.close(), rateBridge?.close()]);
 });
 
-it.concurrent("during an outage the bridge sends at most 15 calls per 45 s, and the backlog lands within 15 s of recovery", async ({ expect }) => {
+it("during an outage the bridge sends at most 15 calls per 45 s, and the backlog lands within 15 s of recovery", async () => {
   const result: OutageResult = await runOutageScenario(
     { bridge: outageBridge },
     { kind: "outage", outageMs: OUTAGE_MS, mode: "503", signups: OUTAGE_SIGNUPS, timeoutMs: TARGETS.landAfterRecoveryMs + 2_000 },
@@ -57,7 +61,7 @@ it.concurrent("during an outage the bridge sends at most 15 calls per 45 s, and 
   expect(result.landAfterRecoveryMs).toBeLessThanOrEqual(TARGETS.landAfterRecoveryMs);
 }, 120_000);
 
-it.concurrent("a burst under a workspace rate limit drains within 1.15x the floor, with at most 5 % of calls refused", async ({ expect }) => {
+it("a burst under a workspace rate limit drains within 1.15x the floor, with at most 5 % of calls refused", async () => {
   // The scenario computes the floor from what the emulator's window still allowed when it began.
   const minFloorMs = ((RATE_SIGNUPS - RATE) / RATE) * 60_000;
   const result: RateLimitResult = await runRateLimitScenario(

@@ -155,7 +155,7 @@ export interface FaultRule {
 
 /**
  * A fault the workspace's scheduler counts towards an outage (5xx, 429, a dropped or hung call):
- * only the `workspace` project may use them. The `worker` project's files run in parallel against
+ * only the `workspace/<file>` projects may use them. The `worker` project's files run in parallel against
  * one scheduler, so such a fault in one file could pause another file's deliveries.
  */
 function countsTowardsAnOutage(fault: FaultRule["faults"][number]): boolean {

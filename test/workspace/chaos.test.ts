@@ -31,7 +31,7 @@ const CHAOS_FAULTS: FaultRule["faults"] = [
   { drop: true },
 ];
 
-/** The workspace project's ORQ_TIMEOUT_MS (vitest.config.ts). */
+/** The workspace projects' ORQ_TIMEOUT_MS (vitest.config.ts). */
 const ORQ_TIMEOUT_MS = 2_000;
 
 /**

@@ -2,10 +2,11 @@
  * One identity's retryable failures (5xx, dropped connections, a hung call): it backs off, retries,
  * lands, coalesces, gives up after the retry window, and the admin API lists it as retrying.
  *
- * These live in the `workspace` project, not `worker`: a retryable failure is what the workspace's
- * scheduler counts towards an outage (three in a row from two identities), and the `worker`
- * project's files run in parallel against one scheduler. Here one file runs at a time and each
- * test starts from a quiet workspace, so no other file's failures can turn these into an outage.
+ * These live in a `workspace/<file>` project, not `worker`: a retryable failure is what the
+ * workspace's scheduler counts towards an outage (three in a row from two identities), and the
+ * `worker` project's files run in parallel against one scheduler. Here the file has a runtime and a
+ * scheduler of its own and each test starts from a quiet workspace, so no other file's or test's
+ * failures can turn these into an outage.
  * test/worker/harness.ts refuses retryable faults in the `worker` project to keep it that way.
  */
 import { beforeEach, describe, expect, it } from "vitest";

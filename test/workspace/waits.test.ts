@@ -1,6 +1,6 @@
 /**
  * What an identity waits for, and what it never gives up on, through the bridge and the
- * workspace's scheduler (its own runtime: the `workspace` project, one test at a time).
+ * workspace's scheduler (its own runtime: the `workspace/waits` project, one test at a time).
  *
  * - A new event never makes a delivery skip a Retry-After or a pause: one rule, in deliver()
  *   (src/record/identity-sync.ts): no call before orq.ai's Retry-After for this identity, and

@@ -1,4 +1,8 @@
-/** What the workspace project's files share: the scheduler, waiting on it, and the bridge's /health. */
+/**
+ * What the workspace files have in common: the scheduler, waiting on it, and the bridge's /health.
+ * Each file is a Vitest project of its own (vitest.config.ts): its own runtime, scheduler and
+ * emulator, so files run side by side; within a file, tests run in order, each from quietWorkspace().
+ */
 import { env } from "cloudflare:workers";
 import { runInDurableObject } from "cloudflare:test";
 import { DeliveryScheduler, SCHEDULER_NAME } from "../../src/deliver/delivery-scheduler";

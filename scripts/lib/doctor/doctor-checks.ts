@@ -32,6 +32,7 @@ export interface CheckOptions {
 }
 
 const REQUEST_TIMEOUT_MS = 10_000;
+const SEND_ATTEMPTS = 3;
 const POLL_MS = 250;
 
 /** One line per check: `✓ title: found`, and on failure the fix on the next line. */
@@ -250,20 +251,41 @@ interface SentEvent {
   error?: string;
   payload: Json;
   eventId: string;
+  /** The temporary answers (503/429) retried before this one. */
+  temporary: string[];
 }
 
+/**
+ * Sends the signed sample as the provider would, retrying a 503 or 429 (temporary trouble: the
+ * bridge could not record it, e.g. `wrangler dev` reloading the Worker mid-request) after its
+ * `Retry-After`, as every provider does, up to SEND_ATTEMPTS times. The check reports the retries.
+ */
 async function sendSigned(settings: DoctorSettings, event: SampleEvent, userId: string, fetchImpl: typeof fetch): Promise<SentEvent> {
   const request = buildSampleRequest(settings.provider, event, {
     bridgeUrl: settings.bridgeUrl,
     userId,
     secrets: { [settings.secret.name]: settings.secret.value ?? "" },
   });
-  try {
-    const result = await sendSampleRequest(request, AbortSignal.timeout(REQUEST_TIMEOUT_MS), fetchImpl);
-    return { status: result.status, answer: result.answer, payload: request.payload, eventId: request.eventId };
-  } catch (error) {
-    return { error: describeError(error), payload: request.payload, eventId: request.eventId };
+  const temporary: string[] = [];
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const result = await sendSampleRequest(request, AbortSignal.timeout(REQUEST_TIMEOUT_MS), fetchImpl);
+      if ((result.status === 503 || result.status === 429) && attempt < SEND_ATTEMPTS) {
+        temporary.push(String(result.status));
+        await new Promise((resolve) => setTimeout(resolve, retryDelayMs(result.retryAfter)));
+        continue;
+      }
+      return { status: result.status, answer: result.answer, payload: request.payload, eventId: request.eventId, temporary };
+    } catch (error) {
+      return { error: describeError(error), payload: request.payload, eventId: request.eventId, temporary };
+    }
   }
+}
+
+/** `Retry-After` in seconds, kept between 0.5 and 5 s (the doctor waits, it does not queue). */
+function retryDelayMs(retryAfter: string | null): number {
+  const seconds = Number(retryAfter);
+  return Math.min(5_000, Math.max(500, Number.isFinite(seconds) ? seconds * 1000 : 1_000));
 }
 
 function acceptance(settings: DoctorSettings, event: SampleEvent, userId: string, sent: SentEvent): CheckResult {
@@ -271,7 +293,8 @@ function acceptance(settings: DoctorSettings, event: SampleEvent, userId: string
   const binding = settings.secret.name;
   if (sent.error !== undefined) return { ok: false, title, found: `no answer from /webhooks/${settings.provider} (${sent.error})`, fix: "check --url and that the bridge is running" };
   const status = (sent.answer as Json)?.status;
-  if (sent.status === 200 && (status === "recorded" || status === "duplicate")) return { ok: true, title, found: `${userId}: 200 ${status}` };
+  const retried = sent.temporary.length > 0 ? ` (after ${sent.temporary.join(", ")}, retried as the provider would)` : "";
+  if (sent.status === 200 && (status === "recorded" || status === "duplicate")) return { ok: true, title, found: `${userId}: 200 ${status}${retried}` };
   if (sent.status === 401) {
     return {
       ok: false,
