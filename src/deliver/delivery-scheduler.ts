@@ -159,8 +159,12 @@ export class DeliveryScheduler extends DurableObject<Env> {
   /** A limit learned from a 429 alone is an estimate: it lapses after LEARNED_429_TTL_MS, so a raised limit is found again. */
   private learned: { perMinute: number; source: "learned from headers" | "learned from 429"; at: number } | undefined;
   private pausedUntil = 0;
-  /** What orq.ai's latest answer said: calls it still allows, and when its window frees up. */
-  private told: { remaining: number; at: number; resetAt: number } | undefined;
+  /**
+   * What orq.ai said in the answer to the latest-granted call it answered with figures: calls it
+   * still allows, when its window frees up, when that answer came (`at`) and when its call was let
+   * out (`grantedAt`).
+   */
+  private told: { remaining: number; at: number; resetAt: number; grantedAt: number } | undefined;
   private nextProbeAt = 0;
   private lastSuccessAt = 0;
   private streak = { failures: 0, names: new Set<string>() };
@@ -227,7 +231,7 @@ export class DeliveryScheduler extends DurableObject<Env> {
     if (!permit) return report.outcome === "ok" || report.outcome === "refused" ? "done" : "own";
     this.permits.delete(id);
     for (let extra = 1; extra < report.calls; extra++) this.sent.push(now);
-    this.learnFromHeaders(report.rate, now);
+    this.learnFromHeaders(report.rate, now, permit.grantedAt);
 
     let verdict: Verdict;
     if (report.outcome === "ok" || report.outcome === "refused") {
@@ -313,9 +317,11 @@ export class DeliveryScheduler extends DurableObject<Env> {
   }
 
   /**
-   * How many more calls the rate limit allows now. When orq.ai's last answer said how many it
-   * still allows (`X-RateLimit-Remaining`), that is the truth, less what was let out since; once
-   * its `X-RateLimit-Reset` has passed, at least one more (whose answer tells the next figure).
+   * How many more calls the rate limit allows now. When orq.ai's answer said how many it still
+   * allows (`X-RateLimit-Remaining`), that is the truth as of that call, less the calls let out
+   * after it (answered or not: orq.ai counted them after it answered) and those let out before it
+   * still unanswered; once its `X-RateLimit-Reset` has passed, at least one more (whose answer
+   * tells the next figure).
    * Without fresh headers, the calls of the last minute against the pace. A configured ceiling
    * always holds.
    */
@@ -325,10 +331,10 @@ export class DeliveryScheduler extends DurableObject<Env> {
     let room: number;
     if (told && now - told.at < WINDOW_MS) {
       const reset = now >= told.resetAt;
-      const since = reset ? told.resetAt : told.at;
-      // Calls let out before that answer and still unanswered were not counted in it yet.
+      const since = reset ? told.resetAt : told.grantedAt;
+      // Calls let out before that call (or with it) and still unanswered may not be counted in its figure yet.
       let unanswered = 0;
-      for (const permit of this.permits.values()) if (permit.grantedAt <= told.at) unanswered++;
+      for (const permit of this.permits.values()) if (permit.grantedAt <= told.grantedAt) unanswered++;
       room = (reset ? Math.max(1, told.remaining) : told.remaining) - this.sentSince(since) - (reset ? 0 : unanswered);
     } else {
       const limit = this.pace()?.perMinute;
@@ -366,15 +372,20 @@ export class DeliveryScheduler extends DurableObject<Env> {
     return this.learned?.source === "learned from 429" && now - this.learned.at > LEARNED_429_TTL_MS;
   }
 
-  private learnFromHeaders(rate: RateHeaders | undefined, now: number): void {
+  private learnFromHeaders(rate: RateHeaders | undefined, now: number, grantedAt: number): void {
     if (!rate) {
       // An answer without the headers after orq.ai's reset point: its figures are used up and no
       // new ones come (orq.ai sends them only with 429s): pace by the window log from here.
       if (this.told && now >= this.told.resetAt) this.told = undefined;
       return;
     }
-    if (rate.remaining !== undefined) {
-      this.told = { remaining: rate.remaining, at: now, resetAt: now + (rate.resetMs ?? WINDOW_MS) };
+    // Answers overtake each other: one for a call let out earlier carries an older figure (higher,
+    // before the calls in between were counted). The figure of the latest-granted call stands
+    // until orq.ai's reset point or the window passes.
+    const current = this.told;
+    const newer = !current || grantedAt >= current.grantedAt || now >= current.resetAt || now - current.at >= WINDOW_MS;
+    if (rate.remaining !== undefined && newer) {
+      this.told = { remaining: rate.remaining, at: now, resetAt: now + (rate.resetMs ?? WINDOW_MS), grantedAt };
     }
     if (rate.limit !== undefined && rate.limit > 0 && rate.limit !== this.learned?.perMinute) {
       this.learned = { perMinute: rate.limit, source: "learned from headers", at: now };

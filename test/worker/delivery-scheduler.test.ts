@@ -63,6 +63,25 @@ describe("the delivery scheduler", () => {
     expect(await scheduler.acquire(ask("clerk:b"))).toMatchObject({ queued: true });
   });
 
+  it("an answer overtaken by a later call's answer does not bring back its older, higher X-RateLimit-Remaining", async () => {
+    const scheduler = ownScheduler();
+    await warmedUp(scheduler, 6);
+    const out: PermitStub[] = [];
+    for (const name of ["clerk:a", "clerk:b", "clerk:c", "clerk:d"]) {
+      out.push(permitOf(await scheduler.acquire(ask(name))));
+      await new Promise((resolve) => setTimeout(resolve, 3)); // distinct grant times
+    }
+    const [first, , third] = out;
+    // orq.ai admitted a, b, c in that order with 5 calls left before them, answering 4, 3 and 2.
+    // c's answer comes first. d, let out after c, is still out: 2 − 1 = 1 call is left at most.
+    await third!.finish({ calls: 1, outcome: "ok", rate: { limit: 10, remaining: 2, resetMs: 30_000 } });
+    // a's answer arrives late with its older figure: taken as the truth, 4 − b − d would let 2 more
+    // calls out, one more than orq.ai allows.
+    await first!.finish({ calls: 1, outcome: "ok", rate: { limit: 10, remaining: 4, resetMs: 30_000 } });
+    const next = [await scheduler.acquire(ask("clerk:e")), await scheduler.acquire(ask("clerk:f"))];
+    expect(next.filter((answer) => "permit" in answer).length).toBeLessThanOrEqual(1);
+  });
+
   it("a 429 with Retry-After pauses the whole workspace until then, and the limit is estimated from what fitted", async () => {
     const scheduler = ownScheduler();
     for (let i = 0; i < 11; i++) await permitOf(await scheduler.acquire(ask(`clerk:ok${i}`, { maxConcurrency: 50 }))).finish({ calls: 1, outcome: "ok" });
