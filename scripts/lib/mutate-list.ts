@@ -161,4 +161,16 @@ export const MUTATIONS: readonly Mutation[] = [
     edits: [{ file: SCHEDULER, find: "return this.pausedUntil <= now && this.room(now) > 0;", replace: "return this.pausedUntil <= now;" }],
     tests: [worker("delivery-scheduler.test.ts")],
   },
+  {
+    name: "remaining counted from the answer",
+    breaks: "X-RateLimit-Remaining is taken as of the answer, not of its call: a late answer's older figure lets calls out beyond the limit",
+    edits: [{ file: SCHEDULER, find: "room = told.remaining - this.sentSince(told.grantedAt) - unanswered;", replace: "room = told.remaining - this.sentSince(told.at) - unanswered;" }],
+    tests: [worker("delivery-scheduler.test.ts")],
+  },
+  {
+    name: "reset forgets the calls since",
+    breaks: "past X-RateLimit-Reset, a figure's calls let out since it are forgotten: a late answer lets calls out beyond the limit",
+    edits: [{ file: SCHEDULER, find: "if (now >= told.resetAt) room = Math.max(room, 1 - this.sentSince(told.resetAt));", replace: "if (now >= told.resetAt) room = Math.max(1, told.remaining) - this.sentSince(told.resetAt);" }],
+    tests: [worker("delivery-scheduler.test.ts")],
+  },
 ];

@@ -160,9 +160,8 @@ export class DeliveryScheduler extends DurableObject<Env> {
   private learned: { perMinute: number; source: "learned from headers" | "learned from 429"; at: number } | undefined;
   private pausedUntil = 0;
   /**
-   * What orq.ai said in the answer to the latest-granted call it answered with figures: calls it
-   * still allows, when its window frees up, when that answer came (`at`) and when its call was let
-   * out (`grantedAt`).
+   * What orq.ai's latest answer with figures said: calls it still allows, when its window frees up,
+   * when that answer came (`at`) and when its call was let out (`grantedAt`).
    */
   private told: { remaining: number; at: number; resetAt: number; grantedAt: number } | undefined;
   private nextProbeAt = 0;
@@ -318,10 +317,10 @@ export class DeliveryScheduler extends DurableObject<Env> {
 
   /**
    * How many more calls the rate limit allows now. When orq.ai's answer said how many it still
-   * allows (`X-RateLimit-Remaining`), that is the truth as of that call, less the calls let out
-   * after it (answered or not: orq.ai counted them after it answered) and those let out before it
-   * still unanswered; once its `X-RateLimit-Reset` has passed, at least one more (whose answer
-   * tells the next figure).
+   * allows (`X-RateLimit-Remaining`), that is the truth as of the call it answers, less the calls
+   * let out after that call (answered or not: an answer can overtake an earlier call's, whose figure
+   * is then older and higher) and those let out before it still unanswered; once its
+   * `X-RateLimit-Reset` has passed, at least one more (whose answer tells the next figure).
    * Without fresh headers, the calls of the last minute against the pace. A configured ceiling
    * always holds.
    */
@@ -330,12 +329,12 @@ export class DeliveryScheduler extends DurableObject<Env> {
     const told = this.told;
     let room: number;
     if (told && now - told.at < WINDOW_MS) {
-      const reset = now >= told.resetAt;
-      const since = reset ? told.resetAt : told.grantedAt;
       // Calls let out before that call (or with it) and still unanswered may not be counted in its figure yet.
       let unanswered = 0;
       for (const permit of this.permits.values()) if (permit.grantedAt <= told.grantedAt) unanswered++;
-      room = (reset ? Math.max(1, told.remaining) : told.remaining) - this.sentSince(since) - (reset ? 0 : unanswered);
+      room = told.remaining - this.sentSince(told.grantedAt) - unanswered;
+      // Past its reset point, at least one more call (its answer tells the next figure).
+      if (now >= told.resetAt) room = Math.max(room, 1 - this.sentSince(told.resetAt));
     } else {
       const limit = this.pace()?.perMinute;
       room = limit === undefined ? Number.POSITIVE_INFINITY : limit - this.sent.length;
@@ -379,12 +378,9 @@ export class DeliveryScheduler extends DurableObject<Env> {
       if (this.told && now >= this.told.resetAt) this.told = undefined;
       return;
     }
-    // Answers overtake each other: one for a call let out earlier carries an older figure (higher,
-    // before the calls in between were counted). The figure of the latest-granted call stands
-    // until orq.ai's reset point or the window passes.
-    const current = this.told;
-    const newer = !current || grantedAt >= current.grantedAt || now >= current.resetAt || now - current.at >= WINDOW_MS;
-    if (rate.remaining !== undefined && newer) {
+    // Answers overtake each other: one for a call let out earlier carries an older, higher figure.
+    // room() counts every call let out after the answered one against it, so either figure holds.
+    if (rate.remaining !== undefined) {
       this.told = { remaining: rate.remaining, at: now, resetAt: now + (rate.resetMs ?? WINDOW_MS), grantedAt };
     }
     if (rate.limit !== undefined && rate.limit > 0 && rate.limit !== this.learned?.perMinute) {

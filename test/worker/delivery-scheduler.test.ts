@@ -63,23 +63,45 @@ describe("the delivery scheduler", () => {
     expect(await scheduler.acquire(ask("clerk:b"))).toMatchObject({ queued: true });
   });
 
-  it("an answer overtaken by a later call's answer does not bring back its older, higher X-RateLimit-Remaining", async () => {
-    const scheduler = ownScheduler();
-    await warmedUp(scheduler, 6);
-    const out: PermitStub[] = [];
-    for (const name of ["clerk:a", "clerk:b", "clerk:c", "clerk:d"]) {
-      out.push(permitOf(await scheduler.acquire(ask(name))));
-      await new Promise((resolve) => setTimeout(resolve, 3)); // distinct grant times
+  describe("X-RateLimit-Remaining counts as of the call it answers", () => {
+    /** Four calls a, b, c, d let out in that order (distinct grant times), all still out. */
+    async function fourOut(scheduler: ReturnType<typeof ownScheduler>): Promise<PermitStub[]> {
+      await warmedUp(scheduler, 6);
+      const out: PermitStub[] = [];
+      for (const name of ["clerk:a", "clerk:b", "clerk:c", "clerk:d"]) {
+        out.push(permitOf(await scheduler.acquire(ask(name))));
+        await new Promise((resolve) => setTimeout(resolve, 3));
+      }
+      return out;
     }
-    const [first, , third] = out;
+
+    const grantedOf = async (scheduler: ReturnType<typeof ownScheduler>, ...names: string[]) => {
+      let granted = 0;
+      for (const name of names) if ("permit" in (await scheduler.acquire(ask(name)))) granted++;
+      return granted;
+    };
+
     // orq.ai admitted a, b, c in that order with 5 calls left before them, answering 4, 3 and 2.
     // c's answer comes first. d, let out after c, is still out: 2 − 1 = 1 call is left at most.
-    await third!.finish({ calls: 1, outcome: "ok", rate: { limit: 10, remaining: 2, resetMs: 30_000 } });
-    // a's answer arrives late with its older figure: taken as the truth, 4 − b − d would let 2 more
-    // calls out, one more than orq.ai allows.
-    await first!.finish({ calls: 1, outcome: "ok", rate: { limit: 10, remaining: 4, resetMs: 30_000 } });
-    const next = [await scheduler.acquire(ask("clerk:e")), await scheduler.acquire(ask("clerk:f"))];
-    expect(next.filter((answer) => "permit" in answer).length).toBeLessThanOrEqual(1);
+
+    it("a late answer's older, higher figure lets no call out beyond the limit", async () => {
+      const scheduler = ownScheduler();
+      const [a, , c] = await fourOut(scheduler);
+      await c!.finish({ calls: 1, outcome: "ok", rate: { limit: 10, remaining: 2, resetMs: 30_000 } });
+      // Taken as of its answer, a's 4 − b − d would let 2 more calls out, one more than orq.ai allows.
+      await a!.finish({ calls: 1, outcome: "ok", rate: { limit: 10, remaining: 4, resetMs: 30_000 } });
+      expect(await grantedOf(scheduler, "clerk:e", "clerk:f")).toBeLessThanOrEqual(1);
+    });
+
+    it("past the late answer's reset point too", async () => {
+      const scheduler = ownScheduler();
+      const [a, , c] = await fourOut(scheduler);
+      await c!.finish({ calls: 1, outcome: "ok", rate: { limit: 10, remaining: 2, resetMs: 30_000 } });
+      // a's answer says its figure frees up at once: that is no reason to forget b, c and d.
+      await a!.finish({ calls: 1, outcome: "ok", rate: { limit: 10, remaining: 4, resetMs: 1 } });
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      expect(await grantedOf(scheduler, "clerk:e", "clerk:f", "clerk:g")).toBeLessThanOrEqual(1);
+    });
   });
 
   it("a 429 with Retry-After pauses the whole workspace until then, and the limit is estimated from what fitted", async () => {
