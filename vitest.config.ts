@@ -27,7 +27,7 @@ const workspaceFiles = readdirSync(new URL("./test/workspace/", import.meta.url)
  * wait out a 30 s outage and a rate-limit floor) runs after the rest, five files at a time: on a
  * machine the CPU-bound files have finished with, so their timings are not squeezed.
  */
-const WAITING = { groupOrder: 1, maxWorkers: 5 } as const;
+const WAITING = { maxWorkers: 5, sequence: { groupOrder: 1 } };
 
 /**
  * Projects: `worker` runs the bridge inside workerd (the real Durable Objects and alarms) via the
@@ -63,8 +63,7 @@ export default defineConfig({
           include: [`test/workspace/${file}`],
           globalSetup: ["test/support/orq-emulator.global.ts", "test/support/jwks.global.ts"],
           testTimeout: 60_000,
-          maxWorkers: WAITING.maxWorkers,
-          sequence: { groupOrder: WAITING.groupOrder },
+          ...WAITING,
         },
       })),
       {
@@ -85,8 +84,7 @@ export default defineConfig({
           name: "scenario",
           include: ["test/node/scenario.test.ts"],
           environment: "node",
-          maxWorkers: WAITING.maxWorkers,
-          sequence: { groupOrder: WAITING.groupOrder },
+          ...WAITING,
           testTimeout: 120_000,
           hookTimeout: 180_000,
         },

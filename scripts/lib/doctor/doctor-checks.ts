@@ -7,6 +7,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { parseConfig } from "../../../src/config";
+import { parseRetryAfter } from "../../../src/deliver/orq-client";
 import type { CreateIdentityRequest } from "../../../src/deliver/orq-schemas";
 import { toDesiredIdentity } from "../../../src/identity/to-orq-identity";
 import { providers } from "../../../src/providers/registry";
@@ -282,10 +283,9 @@ async function sendSigned(settings: DoctorSettings, event: SampleEvent, userId: 
   }
 }
 
-/** `Retry-After` in seconds, kept between 0.5 and 5 s (the doctor waits, it does not queue). */
+/** `Retry-After` (seconds or a date, as the bridge's orq.ai client reads it), kept between 0.5 and 5 s (the doctor waits, it does not queue). */
 function retryDelayMs(retryAfter: string | null): number {
-  const seconds = Number(retryAfter);
-  return Math.min(5_000, Math.max(500, Number.isFinite(seconds) ? seconds * 1000 : 1_000));
+  return Math.min(5_000, Math.max(500, parseRetryAfter(retryAfter) ?? 1_000));
 }
 
 function acceptance(settings: DoctorSettings, event: SampleEvent, userId: string, sent: SentEvent): CheckResult {
