@@ -7,9 +7,17 @@ import { logLine } from "../log";
  *
  * - **Pace.** orq.ai limits calls per workspace over a rolling 60 s window. The scheduler keeps the
  *   same window of the calls it let out and grants a call only while the window has room under the
- *   limit: the operator's `ORQ_RATE_LIMIT_PER_MINUTE`, or what orq.ai's answers taught it
- *   (`X-RateLimit-Limit`, or the calls that fitted before a 429). A 429 with `Retry-After` pauses
- *   everyone until then; `X-RateLimit-Remaining: 0` pauses until `X-RateLimit-Reset`.
+ *   limit: the operator's `ORQ_RATE_LIMIT_PER_MINUTE`, or what orq.ai's answers taught it. A pace is
+ *   learned only from evidence of the workspace's limit: `X-RateLimit-Limit` on any answer, or a run
+ *   of RUN_429 refusals (429) for two or more identities with no success in between (a real limit
+ *   refuses everything until its window frees; then the calls that fitted in the window are the
+ *   estimate). orq.ai also answers 429 for identity, API-key and workspace budgets: a lone 429 with
+ *   `Retry-After` pauses everyone until then and teaches nothing. `X-RateLimit-Remaining: 0` pauses
+ *   until `X-RateLimit-Reset`.
+ * - **First burst.** Until a pace is known, at most UNKNOWN_PACE_CONCURRENCY calls are in flight: a
+ *   call over the internet takes 100 ms or more and orq.ai's limits are tens to hundreds per minute,
+ *   so a handful in flight already outruns any plan, and only those few meet the first 429 (whose
+ *   headers, or the run of refusals, then teach the pace).
  * - **Outage.** Network errors, timeouts, 5xx and 429 without a usable `Retry-After` are failures
  *   that may be the workspace's. While another identity's call succeeded meanwhile, the failure is
  *   that identity's own (it backs off itself). Three such failures in a row from two or more
@@ -19,6 +27,11 @@ import { logLine } from "../log";
  *   it will be woken; its object goes to sleep. When calls may go out again, the oldest waiting
  *   identities are woken first, as many as the pace allows, so a long outage costs stored rows,
  *   never live objects.
+ * - **Liveness.** While the backlog is not empty, a call goes out whenever the pace and the
+ *   concurrency allow one. A woken identity's place is held for it only briefly (RESERVATION_MS): an
+ *   identity that will not call (nothing to send, or in its own Retry-After) says so when woken and
+ *   its place goes to the next one at once; one that said it would call but does not ask in time
+ *   loses the place and is woken again later. A dispatch asked for while one runs runs right after.
  * - **Cost.** On the happy path an identity makes one call to this object (`acquire`); the answer
  *   carries a `Permit` (an RpcTarget) whose `finish` rides the same billed request, and nothing is
  *   written here except one row of "recent deliveries" (a 50-row ring) for the status page.
@@ -91,6 +104,8 @@ export interface SchedulerStats {
   callsLastMinute: number;
   inFlight: number;
   concurrencyAllowance: number;
+  /** Woken identities whose place is held until they ask (briefly). */
+  reserved: number;
   backlog: number;
   oldestWaitingSince: number | null;
   pausedUntil: number | null;
@@ -107,12 +122,16 @@ const START_WINDOW = 2;
 export const PROBE_MS = 5_000;
 const OUTAGE_FAILURES = 3;
 /** How long a woken identity's place is held for it. */
-const RESERVATION_MS = 30_000;
+const RESERVATION_MS = 2_000;
 /** A queued identity's own safety alarm, in case it is never woken (it then asks again). */
 export const QUEUED_FALLBACK_MS = 10 * 60_000;
 const RECENT_KEPT = 50;
 const LEARNED_429_TTL_MS = 5 * 60_000;
 const MIN_FITTED = 10;
+/** 429s in a row (no success in between), from two or more identities, that show the workspace's limit. */
+const RUN_429 = 3;
+/** Calls in flight at most until the pace is known (learned or configured). */
+export const UNKNOWN_PACE_CONCURRENCY = 4;
 /** Woken per dispatch round at most; the next round follows as permits finish. */
 const WAKE_BATCH = 100;
 
@@ -167,10 +186,14 @@ export class DeliveryScheduler extends DurableObject<Env> {
   private nextProbeAt = 0;
   private lastSuccessAt = 0;
   private streak = { failures: 0, names: new Set<string>() };
+  /** 429s since the last success, and for whom: RUN_429 of them from two or more identities are the workspace's limit. */
+  private refusals = { count: 0, names: new Set<string>() };
   private waitingCount: number;
   private alarmAt: number | null = null;
   private recentSeq: number;
   private dispatching?: Promise<void>;
+  /** A dispatch was asked for while one ran: run again once it ends. */
+  private dispatchAgain = false;
   /** Billing units this object served, by caller (bounded): what the cost test reads. */
   private readonly usage = new Map<string, { requests: number; rowsWritten: number }>();
 
@@ -237,6 +260,7 @@ export class DeliveryScheduler extends DurableObject<Env> {
       this.lastSuccessAt = now;
       for (let call = 0; call < Math.max(1, report.calls); call++) this.accepted.push(permit.grantedAt);
       this.streak = { failures: 0, names: new Set() };
+      this.refusals = { count: 0, names: new Set() };
       this.allowance = Math.min(this.maxConcurrency, this.allowance + 1);
       if (this.mode === "outage" || this.mode === "key_rejected") this.setMode("flowing", now, { reason: "a call succeeded" });
       if (report.delivered) this.rememberRecent(permit.name, report.delivered);
@@ -252,7 +276,7 @@ export class DeliveryScheduler extends DurableObject<Env> {
       this.nextProbeAt = now + PROBE_MS;
       verdict = "wait";
     } else if (report.status === 429 && report.retryAfterMs !== undefined) {
-      this.rateLimited(now, report);
+      this.rateLimited(now, report, permit.name);
       verdict = "wait";
     } else {
       verdict = this.workspaceFailure(permit, now, report);
@@ -265,7 +289,8 @@ export class DeliveryScheduler extends DurableObject<Env> {
   override async alarm(): Promise<void> {
     this.alarmAt = null;
     this.meter("(scheduler alarm)", 1, 0);
-    await this.dispatch();
+    this.kickDispatch();
+    await this.dispatching;
   }
 
   stats(): SchedulerStats {
@@ -279,7 +304,8 @@ export class DeliveryScheduler extends DurableObject<Env> {
       pace: this.pace(),
       callsLastMinute: this.sent.length,
       inFlight: this.permits.size,
-      concurrencyAllowance: Math.min(this.allowance, this.maxConcurrency),
+      concurrencyAllowance: this.concurrency(),
+      reserved: this.reserved.size,
       backlog: this.waitingCount,
       oldestWaitingSince: oldest,
       pausedUntil: this.pausedUntil > now ? this.pausedUntil : null,
@@ -356,7 +382,13 @@ export class DeliveryScheduler extends DurableObject<Env> {
   }
 
   private freeSlots(): number {
-    return Math.min(this.allowance, this.maxConcurrency) - this.permits.size - this.reserved.size;
+    return this.concurrency() - this.permits.size - this.reserved.size;
+  }
+
+  /** Calls that may be in flight at once: the AIMD allowance, ORQ_MAX_CONCURRENCY, and a handful until the pace is known. */
+  private concurrency(): number {
+    const cap = this.pace() === null ? Math.min(UNKNOWN_PACE_CONCURRENCY, this.maxConcurrency) : this.maxConcurrency;
+    return Math.min(this.allowance, cap);
   }
 
   private pace(): SchedulerStats["pace"] {
@@ -393,13 +425,17 @@ export class DeliveryScheduler extends DurableObject<Env> {
     }
   }
 
-  private rateLimited(now: number, report: CallReport): void {
+  private rateLimited(now: number, report: CallReport, name: string): void {
     this.pausedUntil = Math.max(this.pausedUntil, now + report.retryAfterMs!);
-    if (report.rate?.limit === undefined) {
-      // Without the header, what fitted in the window before the refusal is the best estimate —
-      // unless the bridge itself sent too little to have spent the limit: orq.ai's smallest plan
-      // allows 20 calls/min, so a refusal after a handful of calls was caused by other traffic
-      // in the workspace (or is about one identity); the pause is kept, no pace is learned.
+    this.refusals.count++;
+    this.refusals.names.add(name);
+    const aRun = this.refusals.count >= RUN_429 && this.refusals.names.size >= 2;
+    if (report.rate?.limit === undefined && aRun) {
+      // Without the header, only a run of refusals is the workspace's limit (scattered 429s between
+      // successes are budgets or one identity's). Then what fitted in the window before it is the
+      // best estimate — unless the bridge itself sent too little to have spent the limit: orq.ai's
+      // smallest plan allows 20 calls/min, so a refusal after a handful of calls was caused by
+      // other traffic in the workspace; the pause is kept, no pace is learned.
       const fitted = this.accepted.length;
       // Once estimated, a later 429 only pauses: at the edge of orq.ai's window (its clock and the
       // bridge's differ by a call's latency) what fitted in the bridge's window is an undercount.
@@ -443,6 +479,8 @@ export class DeliveryScheduler extends DurableObject<Env> {
     else if (this.pausedUntil > now) at = this.pausedUntil;
     else {
       at = this.room(now) <= 0 ? this.roomAt(now) : now + 1_000;
+      // A held place that is not taken frees up when it lapses.
+      for (const until of this.reserved.values()) at = Math.min(at, until);
     }
     if (this.alarmAt === null || this.alarmAt > at || this.alarmAt < now) {
       this.alarmAt = at;
@@ -452,7 +490,16 @@ export class DeliveryScheduler extends DurableObject<Env> {
   }
 
   private kickDispatch(): void {
-    this.dispatching ??= this.dispatch().finally(() => {
+    if (this.dispatching) {
+      this.dispatchAgain = true;
+      return;
+    }
+    this.dispatching = (async () => {
+      do {
+        this.dispatchAgain = false;
+        await this.dispatch();
+      } while (this.dispatchAgain && this.waitingCount > 0);
+    })().finally(() => {
       this.dispatching = undefined;
     });
   }

@@ -71,6 +71,12 @@ export class IdentitySync extends DurableObject<Env> {
   /** Billing units served since this object started (each RPC call and alarm is one request; setAlarm is a row). */
   private readonly meter = { requests: 0, rowsWritten: 0 };
   private delivering?: Promise<void>;
+  /**
+   * Times the scheduler woke this object. A delivery that was told to wait (queued) must not push
+   * its alarm back past a wake that came in meanwhile: the scheduler has taken it off its waiting
+   * list and holds its place only briefly.
+   */
+  private wakes = 0;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -176,17 +182,27 @@ export class IdentitySync extends DurableObject<Env> {
 
   /**
    * The scheduler's call when this identity's turn has come (it was waiting for the workspace).
-   * False when there is nothing left to deliver (a later alarm or a replay got there first), so the
-   * scheduler gives the turn to the next one at once.
+   * False when it will not call now: nothing left to deliver (a later alarm or a replay got there
+   * first), or orq.ai's Retry-After for this identity has not passed (its own alarm then asks the
+   * scheduler again), so the scheduler gives the turn to the next one at once.
    */
   async wake(): Promise<boolean> {
     this.meter.requests++;
-    if (!needsDelivery(this.readState())) return false;
+    const state = this.readState();
+    if (!needsDelivery(state)) return false;
+    if (state.not_before !== null && state.not_before > Date.now()) return false;
+    this.wakes++;
     await this.setAlarm(Date.now());
     return true;
   }
 
+  /** The queued fallback alarm, unless the scheduler woke this object since `wakesBefore`. */
+  private async waitToBeWoken(wakesBefore: number, at: number): Promise<void> {
+    await this.setAlarm(this.wakes !== wakesBefore ? Date.now() : at);
+  }
+
   private async deliver(): Promise<void> {
+    const wakesBefore = this.wakes;
     const state = this.readState();
     if (!needsDelivery(state)) return;
     // orq.ai asked this identity to wait (Retry-After): no call before then, whoever woke it.
@@ -198,17 +214,17 @@ export class IdentitySync extends DurableObject<Env> {
     if (permit === "queued") {
       // orq.ai is paced, paused or has a backlog: the scheduler wakes this identity when its turn
       // comes; the alarm is only a safety net. Not an attempt, not a failure of this identity.
-      await this.setAlarm(Date.now() + QUEUED_FALLBACK_MS);
+      await this.waitToBeWoken(wakesBefore, Date.now() + QUEUED_FALLBACK_MS);
       return;
     }
     try {
-      await this.deliverNow(permit);
+      await this.deliverNow(permit, wakesBefore);
     } finally {
       permit?.[Symbol.dispose]?.();
     }
   }
 
-  private async deliverNow(permit: PermitStub | undefined): Promise<void> {
+  private async deliverNow(permit: PermitStub | undefined, wakesBefore: number): Promise<void> {
     // Read again: events may have arrived while the scheduler was asked.
     const state = this.readState();
     if (!state || !needsDelivery(state)) {
@@ -283,7 +299,7 @@ export class IdentitySync extends DurableObject<Env> {
            exists_in_orq = COALESCE(?, exists_in_orq), updated_at = ?`,
         now + QUEUED_FALLBACK_MS, result.status ?? null, `waiting for orq.ai: ${result.reason}`, learned, now,
       );
-      await this.setAlarm(superseded ? now : now + QUEUED_FALLBACK_MS);
+      await this.waitToBeWoken(wakesBefore, superseded ? now : now + QUEUED_FALLBACK_MS);
       return;
     }
     if (superseded) {

@@ -5,7 +5,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { AcquireRequest, CallReport, PermitStub } from "../../src/deliver/delivery-scheduler";
-import { PROBE_MS } from "../../src/deliver/delivery-scheduler";
+import { PROBE_MS, UNKNOWN_PACE_CONCURRENCY } from "../../src/deliver/delivery-scheduler";
 import { uniqueId } from "./harness";
 
 function ownScheduler() {
@@ -104,18 +104,48 @@ describe("the delivery scheduler", () => {
     });
   });
 
-  it("a 429 with Retry-After pauses the whole workspace until then, and the limit is estimated from what fitted", async () => {
+  it("a 429 with Retry-After pauses the whole workspace until then; a run of three from two identities shows the limit, estimated from what fitted", async () => {
     const scheduler = ownScheduler();
     for (let i = 0; i < 11; i++) await permitOf(await scheduler.acquire(ask(`clerk:ok${i}`, { maxConcurrency: 50 }))).finish({ calls: 1, outcome: "ok" });
-    const first = permitOf(await scheduler.acquire(ask("clerk:a")));
-    const second = permitOf(await scheduler.acquire(ask("clerk:b")));
-    expect(await first.finish({ calls: 1, outcome: "failed", status: 429, retryAfterMs: 30_000 })).toBe("wait");
-    const stats = await scheduler.stats();
-    // 11 calls were accepted in the window before the refusal (the 12th was still out): that is what fitted.
-    expect(stats).toMatchObject({ state: "rate_limited", pace: { perMinute: 11, source: "learned from 429" }, backlog: 1 });
-    expect(stats.pausedUntil).toBeGreaterThan(Date.now() + 25_000);
-    expect(await scheduler.acquire(ask("clerk:c"))).toMatchObject({ queued: true });
-    expect(await second.finish({ calls: 1, outcome: "ok" })).toBe("done");
+    const out: PermitStub[] = [];
+    for (const name of ["clerk:a", "clerk:b", "clerk:c", "clerk:d"]) out.push(permitOf(await scheduler.acquire(ask(name))));
+    const refused = { calls: 1, outcome: "failed", status: 429, retryAfterMs: 30_000 } as const;
+    expect(await out[0]!.finish(refused)).toBe("wait");
+    // One refusal is not yet the limit: the workspace pauses, no pace.
+    expect(await scheduler.stats()).toMatchObject({ state: "rate_limited", pace: null, backlog: 1 });
+    expect((await scheduler.stats()).pausedUntil).toBeGreaterThan(Date.now() + 25_000);
+    expect(await scheduler.acquire(ask("clerk:e"))).toMatchObject({ queued: true });
+    expect(await out[1]!.finish(refused)).toBe("wait");
+    expect(await out[2]!.finish(refused)).toBe("wait");
+    // 11 calls were accepted in the window before the refusals (the 15th was still out): that is what fitted.
+    expect(await scheduler.stats()).toMatchObject({ state: "rate_limited", pace: { perMinute: 11, source: "learned from 429" } });
+    expect(await out[3]!.finish({ calls: 1, outcome: "ok" })).toBe("done");
+  });
+
+  it("scattered 429s with only Retry-After between successes pause for that time and teach no pace", async () => {
+    const scheduler = ownScheduler();
+    for (let round = 0; round < 4; round++) {
+      for (let i = 0; i < 4; i++) await permitOf(await scheduler.acquire(ask(`clerk:ok${round}_${i}`))).finish({ calls: 1, outcome: "ok" });
+      const stray = permitOf(await scheduler.acquire(ask(`clerk:budget${round}`)));
+      expect(await stray.finish({ calls: 1, outcome: "failed", status: 429, retryAfterMs: 1 })).toBe("wait");
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    // 16 calls fitted and four 429s came: but each between successes, so no limit was shown.
+    expect((await scheduler.stats()).pace).toBeNull();
+  });
+
+  it("until the pace is known, at most a handful of calls are in flight: only those meet the first 429", async () => {
+    const scheduler = ownScheduler();
+    await warmedUp(scheduler, 20);
+    const answers: object[] = [];
+    for (let i = 0; i < 10; i++) answers.push(await scheduler.acquire(ask(`clerk:burst${i}`)));
+    expect(answers.filter((answer) => "permit" in answer)).toHaveLength(UNKNOWN_PACE_CONCURRENCY);
+    // Once a pace is known (here: configured), the allowance grown by the successes applies.
+    const paced = ownScheduler();
+    await warmedUp(paced, 20);
+    const pacedAnswers: object[] = [];
+    for (let i = 0; i < 10; i++) pacedAnswers.push(await paced.acquire(ask(`clerk:paced${i}`, { ceilingPerMinute: 1_000 })));
+    expect(pacedAnswers.filter((answer) => "permit" in answer)).toHaveLength(10);
   });
 
   it("three failures in a row from two identities, with no success in between, are an outage: nobody calls, one probe at a time", async () => {
