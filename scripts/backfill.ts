@@ -23,7 +23,7 @@ Options:
   --concurrency N           users synced at once (default 4, max 32)
   --checkpoint-dir DIR      where the checkpoint is kept (default .backfill)
   --page-size N             users per listing request (default: the API's maximum)
-  --auth0-source MODE       auto (default): pages up to 1000 users, an export job beyond; pages; export
+  --auth0-source MODE       auto (default) or pages: page through created_at ranges (every user); export: an export job
   --verbose                 also list unchanged users and every write
   -h, --help
 

@@ -55,7 +55,7 @@ export function createOrqClient(options: OrqClientOptions): OrqClient {
     const payload = body === undefined ? undefined : JSON.stringify(body);
     try {
       // The deadline covers the answer's body too: a server that stalls mid-body is a timeout.
-      return await withTimeout(options.timeoutMs, async (signal) => classify(await doFetch(url, { method, headers, body: payload, signal })));
+      return await withTimeout(options.timeoutMs, async (signal) => classifyOrqResponse(await doFetch(url, { method, headers, body: payload, signal })));
     } catch (error) {
       return {
         kind: "failed",
@@ -88,7 +88,8 @@ function invalidRequest(reason: string): OrqFailure {
   return { kind: "failed", retryable: false, authProblem: false, reason: `invalid identity: ${reason}` };
 }
 
-async function classify(response: Response): Promise<OrqOutcome> {
+/** An answer of the identities API as an outcome: a failure says whether to retry and why. */
+export async function classifyOrqResponse(response: Response): Promise<OrqOutcome> {
   const { status } = response;
   // The body is only read for a short reason on permanent failures; drain it otherwise.
   if (status >= 200 && status < 300) {

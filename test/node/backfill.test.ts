@@ -425,8 +425,10 @@ describe("backfill from Auth0", () => {
     const log = fake.requests();
     expect(log.filter((request) => request.path === "/oauth/token").map((request) => request.status)).toEqual([200, 200]);
     const pages = log.filter((request) => request.path === "/api/v2/users");
-    expect(pages.map((request) => `${request.query.page}:${request.status}`)).toEqual(["0:200", "1:429", "1:200", "2:401", "2:200", "3:200"]);
-    expect(pages[0]?.query).toMatchObject({ per_page: "50", include_totals: "true", sort: "created_at:1" });
+    // Auth0's total (150) says page 2 is the last: no empty page 3 is asked for.
+    expect(pages.map((request) => `${request.query.page}:${request.status}`)).toEqual(["0:200", "1:429", "1:200", "2:401", "2:200"]);
+    expect(pages[0]?.query).toMatchObject({ search_engine: "v3", per_page: "50", include_totals: "true", sort: "created_at:1" });
+    expect(pages[0]?.query).not.toHaveProperty("q");
     expect((pages[2]?.at ?? 0) - (pages[1]?.at ?? 0)).toBeGreaterThanOrEqual(990);
     expect(progress).toMatch(/Auth0 GET \/api\/v2\/users: rate limited \(429\): waiting/);
 
@@ -442,19 +444,35 @@ describe("backfill from Auth0", () => {
     expect((await identityOf(teamPlan.user_id)).metadata).not.toHaveProperty("role");
   });
 
-  it("beyond Auth0's 1000-user paging limit, reads every user through an export job", async () => {
+  it("beyond Auth0's 1000-user query limit, lists every user once through created_at ranges, without an export job", async () => {
+    const prefix = `auth0|${uniqueId("bfrange")}`;
+    const fake = await auth0Api(Array.from({ length: 1030 }, (_, index) => auth0User(`${prefix}_${String(index).padStart(4, "0")}`)));
+
+    const { result } = await backfill("auth0", { ...auth0Env(fake), AUTH0_CLIENT_ID: "", AUTH0_CLIENT_SECRET: "", AUTH0_MANAGEMENT_TOKEN: fake.issueToken() });
+
+    // Auth0 caps a query's total at 1000, so the tenant's size is not known up front.
+    expect(result).toMatchObject({ status: "completed", total: undefined, counts: { created: 1030, updated: 0, unchanged: 0, failed: 0 } });
+    expect(await identitiesStartingWith(prefix)).toHaveLength(1030);
+    const log = fake.requests();
+    const listed = log.filter((request) => request.path === "/api/v2/users");
+    expect(listed.every((request) => request.status === 200)).toBe(true);
+    expect(listed.filter((request) => request.query.q?.startsWith("created_at:[")).length).toBeGreaterThan(2);
+    expect(log.filter((request) => request.path.startsWith("/api/v2/jobs"))).toEqual([]);
+  });
+
+  it("--auth0-source export reads every user through an export job", async () => {
     const prefix = `auth0|${uniqueId("bfexp")}`;
     const fake = await auth0Api(Array.from({ length: 1030 }, (_, index) => auth0User(`${prefix}_${String(index).padStart(4, "0")}`)));
 
-    const { result, progress } = await backfill("auth0", { ...auth0Env(fake), AUTH0_CLIENT_ID: "", AUTH0_CLIENT_SECRET: "", AUTH0_MANAGEMENT_TOKEN: fake.issueToken() });
+    const { result, progress } = await backfill("auth0", { ...auth0Env(fake), AUTH0_CLIENT_ID: "", AUTH0_CLIENT_SECRET: "", AUTH0_MANAGEMENT_TOKEN: fake.issueToken() }, { choices: { "auth0-source": "export" } });
 
     expect(result).toMatchObject({ status: "completed", total: 1030, counts: { created: 1030, failed: 0 } });
     expect(await identitiesStartingWith(prefix)).toHaveLength(1030);
     const log = fake.requests();
-    expect(log.filter((request) => request.path === "/api/v2/users").map((request) => request.query.page)).toEqual(["0"]);
+    expect(log.filter((request) => request.path === "/api/v2/users")).toEqual([]);
     expect(log.filter((request) => request.path === "/api/v2/jobs/users-exports")).toHaveLength(1);
     expect(log.filter((request) => request.path.startsWith("/__exports/")).map((request) => request.status)).toEqual([200]);
-    expect(progress).toMatch(/Auth0 reports 1000 users; its page-by-page listing stops at 1000, so all users are read through an export job instead/);
+    expect(progress).toMatch(/Auth0 export job job_\w+ created; waiting for it to finish/);
   });
 
   it("an interrupted export-based backfill resumes from the downloaded file, without a new export job", async () => {
@@ -469,7 +487,7 @@ describe("backfill from Auth0", () => {
       return response;
     };
 
-    const first = await backfill("auth0", auth0Env(fake), { checkpointDir, signal: controller.signal, fetch: countingFetch });
+    const first = await backfill("auth0", auth0Env(fake), { checkpointDir, signal: controller.signal, fetch: countingFetch, choices: { "auth0-source": "export" } });
 
     expect(first.result.status).toBe("interrupted");
     const saved = JSON.parse(readFileSync(join(checkpointDir, "auth0.json"), "utf8"));
@@ -490,15 +508,38 @@ describe("backfill from Auth0", () => {
     expect(readdirSync(checkpointDir)).toEqual([]);
   }, 120_000);
 
-  it("--auth0-source pages with more than 1000 users warns that the rest is not reached", async () => {
+  it("--auth0-source pages with more than 1000 users reaches every one of them (a dry run)", async () => {
     const prefix = `auth0|${uniqueId("bfcap")}`;
     const fake = await auth0Api(Array.from({ length: 1010 }, (_, index) => auth0User(`${prefix}_${String(index).padStart(4, "0")}`)));
 
     const { result, progress } = await backfill("auth0", auth0Env(fake), { dryRun: true, choices: { "auth0-source": "pages" } });
 
-    expect(result).toMatchObject({ status: "completed", counts: { created: 1000, updated: 0, unchanged: 0, failed: 0 } });
-    expect(progress).toMatch(/Warning: Auth0 reports 1000 users, but \/api\/v2\/users pages through the first 1000 only: users after them are NOT backfilled/);
-    expect(fake.requests().filter((request) => request.path === "/api/v2/users").map((request) => request.status)).toEqual(Array(10).fill(200));
+    expect(result).toMatchObject({ status: "completed", counts: { created: 1010, updated: 0, unchanged: 0, failed: 0 } });
+    expect(progress).not.toMatch(/Warning/);
+    expect(fake.requests().filter((request) => request.path === "/api/v2/users").every((request) => request.status === 200)).toBe(true);
+  });
+
+  it("resumes a range listing from the checkpoint's created_at range and page", async () => {
+    const prefix = `auth0|${uniqueId("bfrangeres")}`;
+    const fake = await auth0Api(Array.from({ length: 1100 }, (_, index) => auth0User(`${prefix}_${String(index).padStart(4, "0")}`)));
+    // From the fourth page of a narrowed range on, Auth0 is down.
+    fake.addFault({ matches: (request) => request.path === "/api/v2/users" && request.query.has("q") && request.query.get("page") === "3", reply: { status: 500, body: { statusCode: 500, error: "Internal Server Error", message: "down" } } });
+    const checkpointDir = tempDir();
+
+    const first = await backfill("auth0", auth0Env(fake), { checkpointDir });
+
+    expect(first.result).toMatchObject({ status: "stopped", counts: { created: 300, failed: 0 } });
+    expect(first.result.reason).toMatch(/Auth0 GET \/api\/v2\/users: answered 500 after 3 attempts/);
+    const saved = JSON.parse(readFileSync(join(checkpointDir, "auth0.json"), "utf8"));
+    expect(saved.position).toMatchObject({ cursor: { kind: "created_at", page: 3, perPage: 100 }, skip: 0 });
+
+    fake.clearFaults();
+    const second = await backfill("auth0", auth0Env(fake), { checkpointDir });
+
+    expect(second.result).toMatchObject({ status: "completed", doneThisRun: 800, counts: { created: 1100, updated: 0, unchanged: 0, failed: 0 } });
+    const successfulPosts = writesOf(await requestsStartingWith(prefix)).filter((write) => write.method === "POST" && write.status === 201);
+    expect(new Set(successfulPosts.map((write) => write.externalId)).size).toBe(1100);
+    expect(successfulPosts).toHaveLength(1100);
   });
 });
 

@@ -5,10 +5,14 @@
  * - `POST /oauth/token` (client credentials, audience `https://<domain>/api/v2/`) →
  *   `{access_token, token_type: "Bearer", expires_in, scope}`.
  * - `GET /api/v2/users?page&per_page&include_totals&sort&fields&include_fields`: at most 100 per
- *   page (default 50); page/per_page reach only the first 1000 users ("view search results by page",
- *   Limitation; beyond them a 400 "You can only page through the first 1000 records"). With
+ *   page (default 50); page/per_page reach only the first 1000 users of a query ("view search results
+ *   by page", Limitation; beyond them a 400 "You can only page through the first 1000 records"). With
  *   `include_totals=true` the answer is `{start, limit, length, users, total}`, and `total` is capped
  *   at 1000 like the query it describes (Auth0: "total number of results in the query (max 1,000)").
+ *   `search_engine=v3&q=created_at:[A TO B}` narrows the query to a creation-time range (Lucene:
+ *   `[`/`]` inclusive, `{`/`}` exclusive, `*` open; "user search query syntax", Ranges); its total
+ *   and its 1000-user limit are the range's. Other `q` searches are refused (400).
+ * - `GET /api/v2/users/{id}`: the user, or 404 `inexistent_user`.
  * - `POST /api/v2/jobs/users-exports` `{format: "json", fields}` → a `users_export` job, `pending`;
  *   `GET /api/v2/jobs/{id}` turns `completed` after `exportPendingPolls` polls, with a pre-signed
  *   `location`; the file is gzipped NDJSON, one user (only the requested fields) per line. Like the
@@ -83,6 +87,8 @@ export async function startFakeAuth0Api(options: FakeAuth0Options = {}): Promise
     if (!tokens.has(bearerToken(request) ?? "")) return { status: 401, body: { statusCode: 401, error: "Unauthorized", message: "Invalid token", attributes: { error: "Invalid token" } } };
 
     if (request.method === "GET" && request.path === "/api/v2/users") return listUsers(state.users, request.query);
+    const single = /^\/api\/v2\/users\/([^/]+)$/.exec(request.path);
+    if (request.method === "GET" && single) return getUser(state.users, decodeURIComponent(single[1] ?? ""), request.query);
     if (request.method === "POST" && request.path === "/api/v2/jobs/users-exports") return createExport(request);
     const job = /^\/api\/v2\/jobs\/([^/]+)$/.exec(request.path);
     if (request.method === "GET" && job) return jobStatus(job[1] ?? "", baseUrl);
@@ -168,16 +174,42 @@ function listUsers(users: Auth0User[], query: URLSearchParams): FakeReply {
   if (start + perPage > PAGING_LIMIT) {
     return managementError(400, "Bad Request", `You can only page through the first ${PAGING_LIMIT} records. See https://auth0.com/docs/users/search/v3/view-search-results-by-page#limitation`, "invalid_paging");
   }
+  const q = query.get("q");
+  let matching = users;
+  if (q !== null) {
+    if (query.get("search_engine") !== "v3") return managementError(400, "Bad Request", "q needs search_engine=v3", "invalid_query_string");
+    const range = parseCreatedAtRange(q);
+    if (!range) return managementError(400, "Bad Request", `this fake searches created_at ranges only, not ${q}`, "invalid_query_string");
+    matching = users.filter((user) => range(Date.parse(user.created_at)));
+  }
   const sort = query.get("sort");
   const sortMatch = sort === null ? undefined : /^created_at:(1|-1)$/.exec(sort);
   if (sort !== null && !sortMatch) return managementError(400, "Bad Request", `this fake sorts by created_at only, not ${sort}`, "invalid_query_string");
-  const ordered = sortedByCreation(users, sortMatch?.[1] === "-1" ? -1 : 1);
+  const ordered = sortedByCreation(matching, sortMatch?.[1] === "-1" ? -1 : 1);
   const fields = query.get("fields")?.split(",").filter(Boolean) ?? [];
   const include = query.get("include_fields") !== "false";
   const project = (user: Auth0User) => (fields.length === 0 ? user : include ? pick(user, fields) : Object.fromEntries(Object.entries(user).filter(([key]) => !fields.includes(key))));
   const pageUsers = ordered.slice(start, start + perPage).map(project);
   if (query.get("include_totals") !== "true") return { status: 200, body: pageUsers };
-  return { status: 200, body: { start, limit: perPage, length: pageUsers.length, users: pageUsers, total: Math.min(users.length, PAGING_LIMIT) } };
+  return { status: 200, body: { start, limit: perPage, length: pageUsers.length, users: pageUsers, total: Math.min(matching.length, PAGING_LIMIT) } };
+}
+
+/** `created_at:[A TO B}` and the other bracket pairs, `*` for an open bound: a test of a creation time (ms). */
+function parseCreatedAtRange(q: string): ((time: number) => boolean) | undefined {
+  const match = /^created_at:([[{])(\S+) TO (\S+)([\]}])$/.exec(q.trim());
+  if (!match) return undefined;
+  const [, open, lowerText = "", upperText = "", close] = match;
+  const lower = lowerText === "*" ? Number.NEGATIVE_INFINITY : Date.parse(lowerText);
+  const upper = upperText === "*" ? Number.POSITIVE_INFINITY : Date.parse(upperText);
+  if (Number.isNaN(lower) || Number.isNaN(upper)) return undefined;
+  return (time) => (open === "[" ? time >= lower : time > lower) && (close === "]" ? time <= upper : time < upper);
+}
+
+function getUser(users: Auth0User[], userId: string, query: URLSearchParams): FakeReply {
+  const user = users.find((candidate) => candidate.user_id === userId);
+  if (!user) return managementError(404, "Not Found", "The user does not exist.", "inexistent_user");
+  const fields = query.get("fields")?.split(",").filter(Boolean) ?? [];
+  return { status: 200, body: fields.length > 0 && query.get("include_fields") !== "false" ? pick(user, fields) : user };
 }
 
 let sequence = 0;

@@ -5,6 +5,7 @@
  *   webhook's `data`); `limit` 1–500 (default 10), `offset` default 0, `order_by` `created_at` /
  *   `updated_at` with `+` (ascending) or `-` (descending, the default `-created_at`).
  * - `GET /v1/users/count`: `{object: "total_count", total_count}`.
+ * - `GET /v1/users/{id}`: the User, or 404 `resource_not_found`.
  * - `Authorization: Bearer <secret key>`, else 401; errors as `{errors: [{message, long_message, code}]}`.
  * - Rate limits answer 429 with `Retry-After` (seconds): add them with `rateLimitOnce` or `addFault`.
  *
@@ -38,6 +39,9 @@ export async function startFakeClerkApi(options: { users?: ClerkUser[]; secretKe
     if (bearerToken(request) !== secretKey) return clerkError(401, "authentication_invalid", "Invalid authentication");
     if (request.method === "GET" && request.path === "/v1/users/count") return { status: 200, body: { object: "total_count", total_count: state.users.length } };
     if (request.method === "GET" && request.path === "/v1/users") return listUsers(state.users, request.query);
+    const single = /^\/v1\/users\/([^/]+)$/.exec(request.path);
+    const user = single && state.users.find((candidate) => candidate.id === decodeURIComponent(single[1] ?? ""));
+    if (request.method === "GET" && user) return { status: 200, body: user };
     return clerkError(404, "resource_not_found", "not found");
   });
 

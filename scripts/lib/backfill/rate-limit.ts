@@ -1,9 +1,8 @@
 /**
- * Waiting politely: how long an API asked us to back off, a shared pause for every worker once
- * one of them was told to slow down, and a sleep that an interruption (Ctrl-C) cuts short.
+ * Waiting politely: backoff between tries (an API's own wait, src/reconcile/sources/provider-request.ts
+ * `rateLimitWaitMs`, as its floor), a shared pause for every worker once one of them was told to
+ * slow down, and a sleep that an interruption (Ctrl-C) cuts short.
  */
-import { parseRetryAfter } from "../../../src/deliver/orq-client";
-
 export interface RetryPolicy {
   /** Tries per request, the first included. */
   attempts: number;
@@ -14,18 +13,6 @@ export interface RetryPolicy {
 }
 
 export const DEFAULT_RETRY_POLICY: RetryPolicy = { attempts: 6, baseDelayMs: 1_000, maxWaitMs: 15 * 60_000 };
-
-/**
- * The wait a 429 (or 503) asks for: `Retry-After` (Clerk, orq.ai), else `X-RateLimit-Reset`
- * (Auth0 sends the epoch second its bucket refills; some APIs send seconds-from-now instead).
- */
-export function rateLimitWaitMs(headers: Headers, now = Date.now()): number | undefined {
-  const retryAfter = parseRetryAfter(headers.get("retry-after"), now);
-  if (retryAfter !== undefined) return retryAfter;
-  const reset = Number(headers.get("x-ratelimit-reset") ?? Number.NaN);
-  if (!Number.isFinite(reset) || reset < 0) return undefined;
-  return reset > 1e9 ? Math.max(0, reset * 1000 - now) : reset * 1000;
-}
 
 /** Exponential backoff with jitter over the upper half of each step; an API's own wait is the floor. */
 export function backoffDelayMs(attempt: number, policy: RetryPolicy, askedMs = 0, random: () => number = Math.random): number {

@@ -283,7 +283,7 @@ export async function runBackfill(options: BackfillOptions): Promise<BackfillRes
   // ---- the listing, one page ahead of the syncing ----
   let status: BackfillStatus = "completed";
   let reason: string | undefined;
-  const pages = source.pages(position.cursor);
+  const pages = source.pages();
   let upcoming = pages.next();
   let skip = position.skip;
   for (;;) {
@@ -305,7 +305,8 @@ export async function runBackfill(options: BackfillOptions): Promise<BackfillRes
       reason = stopped;
       break;
     }
-    position = { cursor: page.nextCursor, skip: 0 };
+    // After the last page the cursor stays on it, every user done: resuming there lists it once more and skips it.
+    position = page.next ? { cursor: page.next, skip: 0 } : { cursor: page.cursor, skip: page.users.length };
     skip = 0;
     await save();
   }

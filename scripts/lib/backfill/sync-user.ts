@@ -9,7 +9,8 @@ import { CreateIdentityRequest } from "../../../src/deliver/orq-schemas";
 import { syncIdentity } from "../../../src/deliver/sync-identity";
 import { describeIssue } from "../../../src/describe-issue";
 import { toDesiredIdentity, type MappingOptions } from "../../../src/identity/to-orq-identity";
-import { lookUpOrqIdentity, planIdentityWrite, type OrqReadOptions } from "./orq-identity-plan";
+import { planIdentityWrite } from "../../../src/reconcile/identity-diff";
+import { lookUpOrqIdentity, type OrqReadOptions } from "./orq-identity-plan";
 import { backoffDelayMs, sleep, type RateLimitGate, type RetryPolicy } from "./rate-limit";
 import type { BackfillProvider } from "./user-source";
 

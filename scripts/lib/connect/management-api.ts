@@ -3,7 +3,7 @@
  * (secrets masked), writes only printed under `--dry-run`, and a non-2xx answer thrown as an
  * error that names the call and the provider's message.
  */
-import { apiBaseUrl } from "../backfill/clerk-users";
+import { apiBaseUrl } from "../../../src/reconcile/user-source";
 
 // biome-ignore lint: management API answers are free-form JSON
 export type Json = any;
