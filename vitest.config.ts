@@ -7,11 +7,15 @@ import { DEV_SECRETS } from "./scripts/lib/sign/dev-secrets.ts";
 hideExpectedRuntimeNoise();
 
 /** The bridge inside workerd, as `wrangler.toml` declares it, pointed at the project's orq.ai emulator. */
-const bridgeInWorkerd = (extra: Record<string, string> = {}) =>
+type Inject = (key: "clerkSecretKey" | "clerkApiUrl" | "auth0Domain" | "auth0BaseUrl" | "auth0Token") => string;
+const bridgeInWorkerd = (extra: Record<string, string> | ((inject: Inject) => Record<string, string>) = {}) =>
   cloudflareTest(({ inject }) => ({
     wrangler: { configPath: "./wrangler.toml" },
     miniflare: {
-      bindings: { ...DEV_SECRETS, ORQ_API_URL: inject("orqUrl"), ORQ_TIMEOUT_MS: "2000", ORQ_TAGS: "test-suite", KINDE_ISSUER_URL: inject("kindeIssuerUrl"), ...extra },
+      bindings: {
+        ...DEV_SECRETS, ORQ_API_URL: inject("orqUrl"), ORQ_TIMEOUT_MS: "2000", ORQ_TAGS: "test-suite", KINDE_ISSUER_URL: inject("kindeIssuerUrl"),
+        ...(typeof extra === "function" ? extra(inject) : extra),
+      },
     },
   }));
 
@@ -66,6 +70,26 @@ export default defineConfig({
           ...WAITING,
         },
       })),
+      {
+        // Self-healing (test/reconcile/): its own runtime and orq.ai emulator (a cycle lists every
+        // identity the bridge owns there), and fake Clerk and Auth0 management APIs to list from.
+        plugins: [
+          bridgeInWorkerd((inject) => ({
+            CLERK_SECRET_KEY: inject("clerkSecretKey"),
+            CLERK_API_URL: inject("clerkApiUrl"),
+            AUTH0_DOMAIN: inject("auth0Domain"),
+            AUTH0_BASE_URL: inject("auth0BaseUrl"),
+            AUTH0_MANAGEMENT_TOKEN: inject("auth0Token"),
+          })),
+        ],
+        test: {
+          name: "reconcile",
+          include: ["test/reconcile/**/*.test.ts"],
+          globalSetup: ["test/support/orq-emulator.global.ts", "test/support/jwks.global.ts", "test/support/fake-providers.global.ts"],
+          testTimeout: 60_000,
+          ...WAITING,
+        },
+      },
       {
         test: {
           name: "node",

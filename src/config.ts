@@ -27,6 +27,8 @@ export interface BridgeConfig {
   mapping: MappingOptions;
   /** The admin API and status page exist only when `ADMIN_TOKEN` is set (and long enough to resist guessing). */
   admin: { token?: string };
+  /** Self-healing (src/reconcile/): how often the Cron Trigger runs, the deletion limit, the per-chunk request budget. */
+  reconcile: { intervalMinutes: number; maxDeletes: number | undefined; subrequests: number };
   providers: ReadonlyMap<string, ProviderSetup>;
   problems: readonly ConfigProblem[];
 }
@@ -57,6 +59,9 @@ const settings = {
   ORQ_EXTERNAL_ID_PREFIX: z._default(z.string().check(z.maxLength(40)), ""),
   ORQ_ON_DELETE: z._default(z.enum(["delete", "tag", "ignore"]), "delete"),
   ADMIN_TOKEN: z.optional(z.string().check(z.minLength(16))),
+  RECONCILE_INTERVAL_MINUTES: z._default(z.pipe(z.coerce.number(), z.int().check(z.gte(1), z.lte(7 * 24 * 60))), 60),
+  RECONCILE_MAX_DELETES: z.optional(z.pipe(z.coerce.number(), z.int().check(z.gte(0), z.lte(10_000_000)))),
+  RECONCILE_SUBREQUESTS: z._default(z.pipe(z.coerce.number(), z.int().check(z.gte(5), z.lte(10_000))), 40),
 };
 
 type Settings = { [K in keyof typeof settings]: z.output<(typeof settings)[K]> };
@@ -109,6 +114,7 @@ export function parseConfig(env: EnvValues): BridgeConfig {
       onDelete: read.ORQ_ON_DELETE,
     },
     admin: { token: read.ADMIN_TOKEN },
+    reconcile: { intervalMinutes: read.RECONCILE_INTERVAL_MINUTES, maxDeletes: read.RECONCILE_MAX_DELETES, subrequests: read.RECONCILE_SUBREQUESTS },
     providers: setups,
     problems,
   };

@@ -9,6 +9,10 @@ import { identityObjectName } from "../record/identity-change";
 import type { IdentityStatus } from "../record/identity-sync";
 import type { AdminEnv } from "./admin-auth";
 import { MAX_USER_ID_LENGTH, replayFailuresSince, replayIdentity } from "./replay";
+import { getConfig } from "../config";
+import { reconcileJson } from "../reconcile/reconcile-report";
+import { reconcilerOf, reconcileStatuses } from "../reconcile/reconcile-trigger";
+import { userSources } from "../reconcile/sources/registry";
 
 const MAX_PAGE = 200;
 const DEFAULT_PAGE = 50;
@@ -46,6 +50,15 @@ const ReplayRequest = z
       message: "is required with provider",
     }),
   );
+
+const listableNames = userSources.map((source) => source.name) as [string, ...string[]];
+
+/** Starts a reconcile cycle for one provider (self-healing, src/reconcile/). */
+const ReconcileRequest = z.strictObject({
+  provider: z.enum(listableNames),
+  dry_run: z.optional(z.boolean()),
+  confirm_deletes: z.optional(z.boolean()),
+});
 
 function invalidRequest(result: { success: true } | { success: false; error: z.core.$ZodError }, c: Context) {
   if (!result.success) return c.json({ error: "invalid_request", message: describeIssue(result.error) }, 400);
@@ -103,6 +116,22 @@ adminApi.post("/replay", zValidator("json", ReplayRequest, invalidRequest), asyn
     return c.json({ error: "not_found", message: "the bridge never received an event for this identity", queued: [] }, 404);
   }
   return c.json({ queued: [targetJson(target)] }, 202);
+});
+
+adminApi.post("/reconcile", zValidator("json", ReconcileRequest, invalidRequest), async (c) => {
+  const body = c.req.valid("json");
+  const { intervalMinutes } = getConfig(c.env).reconcile;
+  const answer = await reconcilerOf(c.env, body.provider).start(body.provider, { trigger: "admin", dryRun: body.dry_run, confirmDeletes: body.confirm_deletes });
+  const status = reconcileJson(answer.status, intervalMinutes, Date.now());
+  if (answer.started) return c.json({ started: true, ...status }, 202);
+  if (answer.reason === "running") return c.json({ error: "already_running", message: "a cycle is under way; see progress", ...status }, 409);
+  return c.json({ error: "not_configured", message: answer.status.problem ?? `${body.provider} has no management API credentials`, ...status }, 409);
+});
+
+adminApi.get("/reconcile", async (c) => {
+  const { intervalMinutes } = getConfig(c.env).reconcile;
+  const now = Date.now();
+  return c.json({ interval_minutes: intervalMinutes, providers: (await reconcileStatuses(c.env)).map((status) => reconcileJson(status, intervalMinutes, now)) });
 });
 
 adminApi.onError((error, c) => {

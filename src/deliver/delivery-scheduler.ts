@@ -27,6 +27,11 @@ import { logLine } from "../log";
  *   it will be woken; its object goes to sleep. When calls may go out again, the oldest waiting
  *   identities are woken first, as many as the pace allows, so a long outage costs stored rows,
  *   never live objects.
+ * - **Live changes first.** A call for a reconcile cycle (`background`) waits behind every live
+ *   change: it is granted only when no live change waits, and it uses at most half of the pace
+ *   once the pace is known (learned or configured) and half of the concurrency, so a signup made
+ *   while a reconcile heals thousands of users still goes out at once. Before the pace is known a
+ *   reconcile may run into the limit once; the 429 then teaches the pace.
  * - **Liveness.** While the backlog is not empty, a call goes out whenever the pace and the
  *   concurrency allow one. A woken identity's place is held for it only briefly (RESERVATION_MS): an
  *   identity that will not call (nothing to send, or in its own Retry-After) says so when woken and
@@ -52,6 +57,8 @@ export interface AcquireRequest {
   ceilingPerMinute?: number;
   /** How long a permit lives if it is never finished (longer than any call sequence). */
   permitMs: number;
+  /** A reconcile cycle's change: after live ones, within half the pace. */
+  background?: boolean;
 }
 
 export type AcquireAnswer =
@@ -107,6 +114,8 @@ export interface SchedulerStats {
   /** Woken identities whose place is held until they ask (briefly). */
   reserved: number;
   backlog: number;
+  /** Of the backlog, changes found by a reconcile cycle (they wait behind live ones). */
+  reconcileBacklog: number;
   oldestWaitingSince: number | null;
   pausedUntil: number | null;
   nextProbeAt: number | null;
@@ -139,6 +148,12 @@ interface PermitEntry {
   name: string;
   grantedAt: number;
   expiresAt: number;
+  background: boolean;
+}
+
+interface Reservation {
+  until: number;
+  background: boolean;
 }
 
 /** A permit as the identity holds it: a stub whose calls ride the request that granted it. */
@@ -171,7 +186,9 @@ export class DeliveryScheduler extends DurableObject<Env> {
   private accepted: number[] = [];
   private readonly permits = new Map<string, PermitEntry>();
   /** Woken identities whose next acquire is granted: name → until when. */
-  private readonly reserved = new Map<string, number>();
+  private readonly reserved = new Map<string, Reservation>();
+  /** Grant times of reconcile (background) calls in the current window. */
+  private sentBackground: number[] = [];
   private allowance = START_WINDOW;
   private maxConcurrency = 50;
   private ceiling: number | undefined;
@@ -189,6 +206,8 @@ export class DeliveryScheduler extends DurableObject<Env> {
   /** 429s since the last success, and for whom: RUN_429 of them from two or more identities are the workspace's limit. */
   private refusals = { count: 0, names: new Set<string>() };
   private waitingCount: number;
+  /** Of those, live changes (not a reconcile's). */
+  private waitingLive: number;
   private alarmAt: number | null = null;
   private recentSeq: number;
   private dispatching?: Promise<void>;
@@ -210,7 +229,13 @@ export class DeliveryScheduler extends DurableObject<Env> {
         slot INTEGER PRIMARY KEY, seq INTEGER NOT NULL, provider TEXT NOT NULL, user_id TEXT NOT NULL,
         external_id TEXT NOT NULL, event_type TEXT NOT NULL, status INTEGER, at INTEGER NOT NULL);
     `);
+    // waiting.background (reconcile calls wait behind live ones): added to the tables of schedulers
+    // created before it; their waiting rows are live changes (0).
+    const columns = this.sql.exec<{ name: string }>("SELECT name FROM pragma_table_info('waiting')").toArray().map((row) => row.name);
+    if (!columns.includes("background")) this.sql.exec("ALTER TABLE waiting ADD COLUMN background INTEGER NOT NULL DEFAULT 0");
+    this.sql.exec("CREATE INDEX IF NOT EXISTS waiting_by_priority ON waiting (background, since)");
     this.waitingCount = this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM waiting").one().n;
+    this.waitingLive = this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM waiting WHERE background = 0").one().n;
     this.recentSeq = this.sql.exec<{ s: number | null }>("SELECT MAX(seq) AS s FROM recent").one().s ?? 0;
     const saved = this.sql.exec<WorkspaceRow>("SELECT * FROM workspace").toArray()[0];
     if (saved) {
@@ -239,9 +264,13 @@ export class DeliveryScheduler extends DurableObject<Env> {
       this.reserved.delete(request.name);
       return { permit: this.grant(request, now) };
     }
-    // Newcomers queue behind a backlog, so it drains oldest first.
-    if (this.waitingCount === 0 && this.mayCallNow(now) && this.freeSlots() > 0) return { permit: this.grant(request, now) };
-    this.enqueue(request.name, request.since);
+    // Newcomers queue behind a backlog, so it drains oldest first; live changes pass reconcile work.
+    const background = request.background === true;
+    const mayGo = background
+      ? this.waitingCount === 0 && this.backgroundRoom(now) > 0 && this.backgroundSlots() > 0
+      : this.waitingLive === 0;
+    if (mayGo && this.mayCallNow(now) && this.freeSlots() > 0) return { permit: this.grant(request, now) };
+    this.enqueue(request.name, request.since, background);
     this.scheduleDispatch(now);
     return { queued: true, fallbackMs: QUEUED_FALLBACK_MS };
   }
@@ -281,7 +310,7 @@ export class DeliveryScheduler extends DurableObject<Env> {
     } else {
       verdict = this.workspaceFailure(permit, now, report);
     }
-    if (verdict === "wait") this.enqueue(permit.name, this.mode === "outage" || this.mode === "key_rejected" ? now : permit.grantedAt);
+    if (verdict === "wait") this.enqueue(permit.name, this.mode === "outage" || this.mode === "key_rejected" ? now : permit.grantedAt, permit.background);
     if (this.waitingCount > 0) this.kickDispatch();
     return verdict;
   }
@@ -307,6 +336,7 @@ export class DeliveryScheduler extends DurableObject<Env> {
       concurrencyAllowance: this.concurrency(),
       reserved: this.reserved.size,
       backlog: this.waitingCount,
+      reconcileBacklog: this.waitingCount - this.waitingLive,
       oldestWaitingSince: oldest,
       pausedUntil: this.pausedUntil > now ? this.pausedUntil : null,
       nextProbeAt: paused ? this.nextProbeAt : null,
@@ -330,8 +360,10 @@ export class DeliveryScheduler extends DurableObject<Env> {
 
   private grant(request: AcquireRequest, now: number): Permit {
     const id = crypto.randomUUID();
-    this.permits.set(id, { name: request.name, grantedAt: now, expiresAt: now + request.permitMs });
+    const background = request.background === true;
+    this.permits.set(id, { name: request.name, grantedAt: now, expiresAt: now + request.permitMs, background });
     this.sent.push(now);
+    if (background) this.sentBackground.push(now);
     return new Permit(this, id);
   }
 
@@ -383,6 +415,23 @@ export class DeliveryScheduler extends DurableObject<Env> {
 
   private freeSlots(): number {
     return this.concurrency() - this.permits.size - this.reserved.size;
+  }
+
+  /** How many more reconcile calls the window allows: half the pace once it is known. */
+  private backgroundRoom(now: number): number {
+    const pace = this.pace()?.perMinute;
+    if (pace === undefined) return this.room(now);
+    let reserved = 0;
+    for (const reservation of this.reserved.values()) if (reservation.background) reserved++;
+    return Math.min(this.room(now), Math.max(1, Math.floor(pace / 2)) - this.sentBackground.length - reserved);
+  }
+
+  /** Reconcile calls may take half the concurrency, so live changes always find a slot. */
+  private backgroundSlots(): number {
+    let used = 0;
+    for (const permit of this.permits.values()) if (permit.background) used++;
+    for (const reservation of this.reserved.values()) if (reservation.background) used++;
+    return Math.max(1, Math.floor(this.concurrency() / 2)) - used;
   }
 
   /** Calls that may be in flight at once: the AIMD allowance, ORQ_MAX_CONCURRENCY, and a handful until the pace is known. */
@@ -465,10 +514,17 @@ export class DeliveryScheduler extends DurableObject<Env> {
     return "own";
   }
 
-  private enqueue(name: string, since: number): void {
-    const cursor = this.sql.exec("INSERT INTO waiting (name, since) VALUES (?, ?) ON CONFLICT (name) DO NOTHING", name, since);
+  private enqueue(name: string, since: number, background: boolean): void {
+    // A live change for an identity waiting as reconcile work makes it live.
+    const before = background ? undefined : this.sql.exec<{ background: number }>("SELECT background FROM waiting WHERE name = ?", name).toArray()[0];
+    const cursor = before
+      ? this.sql.exec("UPDATE waiting SET background = 0 WHERE name = ? AND background = 1", name)
+      : this.sql.exec("INSERT INTO waiting (name, since, background) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING", name, since, background ? 1 : 0);
     cursor.toArray();
-    this.waitingCount += cursor.rowsWritten > 0 ? 1 : 0;
+    if (cursor.rowsWritten > 0) {
+      if (!before) this.waitingCount++;
+      if (!background) this.waitingLive++;
+    }
     this.meter(name, 0, cursor.rowsWritten);
   }
 
@@ -479,8 +535,12 @@ export class DeliveryScheduler extends DurableObject<Env> {
     else if (this.pausedUntil > now) at = this.pausedUntil;
     else {
       at = this.room(now) <= 0 ? this.roomAt(now) : now + 1_000;
+      // Only reconcile work waits and its half of the pace is spent: when its oldest call leaves.
+      if (this.waitingLive === 0 && this.backgroundRoom(now) <= 0 && this.sentBackground.length > 0) {
+        at = Math.max(at, this.sentBackground[0]! + WINDOW_MS + WINDOW_MARGIN_MS);
+      }
       // A held place that is not taken frees up when it lapses.
-      for (const until of this.reserved.values()) at = Math.min(at, until);
+      for (const { until } of this.reserved.values()) at = Math.min(at, until);
     }
     if (this.alarmAt === null || this.alarmAt > at || this.alarmAt < now) {
       this.alarmAt = at;
@@ -521,11 +581,20 @@ export class DeliveryScheduler extends DurableObject<Env> {
       if (this.mode === "rate_limited") this.setMode("flowing", now, { reason: "rate limit window passed" });
     }
     if (wake > 0) {
-      const rows = this.sql.exec<{ name: string }>("SELECT name FROM waiting ORDER BY since, name LIMIT ?", wake).toArray();
-      for (const { name } of rows) {
+      // Live changes first, oldest first; then reconcile work within its half of pace and slots.
+      const rows = this.sql.exec<{ name: string; background: number }>("SELECT name, background FROM waiting WHERE background = 0 ORDER BY since, name LIMIT ?", wake).toArray();
+      const probing = this.mode === "outage" || this.mode === "key_rejected";
+      const backgroundWake = Math.min(wake - rows.length, probing ? 1 : Math.min(this.backgroundRoom(now), this.backgroundSlots()));
+      if (backgroundWake > 0) {
+        rows.push(...this.sql.exec<{ name: string; background: number }>("SELECT name, background FROM waiting WHERE background = 1 ORDER BY since, name LIMIT ?", backgroundWake).toArray());
+      }
+      for (const { name, background } of rows) {
         const cursor = this.sql.exec("DELETE FROM waiting WHERE name = ?", name);
-        this.waitingCount -= cursor.rowsWritten > 0 ? 1 : 0;
-        this.reserved.set(name, now + RESERVATION_MS);
+        if (cursor.rowsWritten > 0) {
+          this.waitingCount--;
+          if (!background) this.waitingLive--;
+        }
+        this.reserved.set(name, { until: now + RESERVATION_MS, background: background === 1 });
       }
       let idle = 0;
       await Promise.all(
@@ -540,8 +609,9 @@ export class DeliveryScheduler extends DurableObject<Env> {
             })
             .catch((error: Error) => {
               // It keeps its own safety alarm; put it back so the order holds.
+              const background = this.reserved.get(name)?.background ?? false;
               this.reserved.delete(name);
-              this.enqueue(name, now);
+              this.enqueue(name, now, background);
               logLine({ msg: "scheduler_wake_failed", error: error.name });
             }),
         ),
@@ -594,7 +664,10 @@ export class DeliveryScheduler extends DurableObject<Env> {
     // Accepted calls come in answer order, not grant order: filter rather than cut.
     if (this.accepted.length > 0) this.accepted = this.accepted.filter((at) => at > windowStart);
     for (const [id, permit] of this.permits) if (permit.expiresAt <= now) this.permits.delete(id);
-    for (const [name, until] of this.reserved) if (until <= now) this.reserved.delete(name);
+    for (const [name, { until }] of this.reserved) if (until <= now) this.reserved.delete(name);
+    let dropBackground = 0;
+    while (dropBackground < this.sentBackground.length && this.sentBackground[dropBackground]! <= windowStart) dropBackground++;
+    if (dropBackground > 0) this.sentBackground = this.sentBackground.slice(dropBackground);
   }
 
   private meter(name: string, requests: number, rowsWritten: number): void {

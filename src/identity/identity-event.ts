@@ -18,6 +18,12 @@ export interface IdentityProfile {
    * (Clerk `public_metadata`, Auth0 `app_metadata`). Never user-writable metadata.
    */
   publicMetadata?: Record<string, unknown>;
+  /**
+   * The provider's own modification time of the user record (Clerk and Auth0 `updated_at`), epoch
+   * ms: the version of this data. A listed user and a webhook about the same version carry the
+   * same, so reconciliation can tell an older listing from a missed update.
+   */
+  updatedAt?: number;
 }
 
 export interface IdentityEvent {

@@ -71,6 +71,7 @@ export const auth0: WebhookProvider = {
         avatarUrl: firstPresent(user.picture),
         createdAt: isoToEpochMs(user.created_at),
         publicMetadata: user.app_metadata ?? undefined,
+        updatedAt: isoToEpochMs(user.updated_at),
       },
     });
   },

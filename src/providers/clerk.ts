@@ -70,6 +70,7 @@ export const clerk: WebhookProvider = {
         appExternalId: user.external_id ?? undefined,
         createdAt: user.created_at ?? undefined,
         publicMetadata: user.public_metadata ?? undefined,
+        updatedAt: user.updated_at ?? undefined,
       },
     });
   },

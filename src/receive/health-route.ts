@@ -4,6 +4,9 @@ import { SCHEDULER_NAME, type SchedulerStats } from "../deliver/delivery-schedul
 import { logLine } from "../log";
 import { BRIDGE_STATUS_NAME, type BridgeSummary } from "../record/bridge-status";
 import { BRIDGE_VERSION } from "../version";
+import { reconcileHealth } from "../reconcile/reconcile-report";
+import { reconcileStatuses } from "../reconcile/reconcile-trigger";
+import type { ReconcileStatus } from "../reconcile/reconciler";
 
 /**
  * Whether orq.ai rejects the bridge's key: the scheduler's state when it can be asked (it sees
@@ -28,7 +31,7 @@ const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOStrin
  */
 export async function healthRoute(c: Context<{ Bindings: Cloudflare.Env }>) {
   const config = getConfig(c.env);
-  const [summary, scheduler] = await Promise.all([
+  const [summary, scheduler, reconciles] = await Promise.all([
     c.env.BRIDGE_STATUS.getByName(BRIDGE_STATUS_NAME)
       .summary()
       .catch((error: Error): BridgeSummary | null => {
@@ -41,10 +44,33 @@ export async function healthRoute(c: Context<{ Bindings: Cloudflare.Env }>) {
         logLine({ msg: "health_scheduler_unavailable", error: error.name });
         return null;
       }),
+    reconcileStatuses(c.env).catch((error: Error): ReconcileStatus[] | null => {
+      logLine({ msg: "health_reconcile_unavailable", error: error.name });
+      return null;
+    }),
   ]);
+  const now = Date.now();
+  const { intervalMinutes } = config.reconcile;
+  const reconcile = reconciles && Object.fromEntries(
+    reconciles.map((status) => {
+      const health = reconcileHealth(status, intervalMinutes, now);
+      const lastCompleteAt = status.lastComplete?.endedAt;
+      return [status.provider, {
+        // ok | overdue (last complete cycle older than two intervals) | failed | never_run | not_configured
+        status: health,
+        ...(!status.configured && { missing: status.problem }),
+        running: status.state === "running",
+        last_complete_at: iso(lastCompleteAt ?? null),
+        age_seconds: lastCompleteAt === undefined ? null : Math.round((now - lastCompleteAt) / 1000),
+        ...(status.last?.error !== undefined && { error: status.last.error }),
+        ...(status.last && status.last.counts.deletions_held_back > 0 && { deletions_held_back: status.last.counts.deletions_held_back }),
+      }];
+    }),
+  );
+  const reconcileDegraded = reconcile === null || Object.values(reconcile).some((entry) => entry.status === "overdue" || entry.status === "failed");
   const auth = orqAuthState(scheduler, summary);
   const paused = scheduler?.state === "outage" || scheduler?.state === "key_rejected";
-  const degraded = config.problems.length > 0 || !summary || !scheduler || auth !== null || paused || summary.failed > 0;
+  const degraded = config.problems.length > 0 || !summary || !scheduler || auth !== null || paused || summary.failed > 0 || reconcileDegraded;
   return c.json({
     status: degraded ? "degraded" : "ok",
     version: BRIDGE_VERSION,
@@ -73,6 +99,7 @@ export async function healthRoute(c: Context<{ Bindings: Cloudflare.Env }>) {
       next_probe_at: iso(scheduler.nextProbeAt),
     },
     deliveries: summary && { retrying: summary.retrying, failed: summary.failed },
+    reconcile: reconcile && { interval_minutes: intervalMinutes, providers: reconcile },
     problems: config.problems,
   });
 }

@@ -80,7 +80,10 @@ export function webhookRoute(provider: WebhookProvider): [MiddlewareHandler<Env>
       if (!check.success) {
         return reject(c, provider, started, 400, "invalid_payload", `user id → orq ${describeIssue(check.error)}`, event.type);
       }
-      changes.push({ provider: provider.name, userId: event.userId, eventId: event.eventId, type: event.type, occurredAt: event.occurredAt, desired });
+      changes.push({
+        provider: provider.name, userId: event.userId, eventId: event.eventId, type: event.type, occurredAt: event.occurredAt, desired,
+        ...(event.profile?.updatedAt !== undefined && { version: event.profile.updatedAt }),
+      });
     }
 
     const outcomes = await recordAll(c.env, provider.name, changes);

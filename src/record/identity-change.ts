@@ -9,6 +9,8 @@ export interface IdentityChange {
   type: IdentityEventType;
   occurredAt: number;
   desired: DesiredIdentity;
+  /** The provider's `updated_at` of the user record, when the payload has it (IdentityProfile.updatedAt). */
+  version?: number;
 }
 
 export type RecordOutcome =

@@ -11,6 +11,19 @@ import { logLine } from "../log";
 import { BRIDGE_STATUS_NAME, type DeliveryState } from "./bridge-status";
 import { identityObjectName, type IdentityChange, type RecordOutcome } from "./identity-change";
 import { identityWith, knownFrom, merge, type KnownProfile } from "./profile-merge";
+import { planIdentityWrite, sameJson as sameJsonValue, type StoredIdentity } from "../reconcile/identity-diff";
+
+/**
+ * What a reconcile did here: `recorded`/`duplicate`/`stale` as for an event; `reasserted`: orq.ai
+ * differed from this identity's own state and it is delivered again; `unchanged`: orq.ai already
+ * holds it; `pending`: a delivery is under way anyway; `failed`: it failed for good, left to a replay.
+ */
+export type ReconcileOutcome = RecordOutcome | "reasserted" | "unchanged" | "pending" | "failed";
+
+/** Same display name, email and avatar: the listed user is the version this object holds. */
+function sameProfile(a: CreateIdentityRequest, b: CreateIdentityRequest): boolean {
+  return a.display_name === b.display_name && a.email === b.email && a.avatar_url === b.avatar_url;
+}
 
 /** Event ids are remembered this long for dedupe: longer than any provider retries (Svix: ~5 days). */
 const SEEN_EVENTS_TTL_MS = 30 * 24 * 60 * 60_000;
@@ -38,6 +51,10 @@ interface StateRow extends Record<string, SqlStorageValue> {
   not_before: number | null;
   reported: DeliveryState;
   updated_at: number;
+  /** The provider's `updated_at` of the newest recorded version (IdentityChange.version); NULL when unknown. */
+  source_version: number | null;
+  /** `reconcile` when the change waiting to be delivered came from a reconcile cycle (it waits behind live changes); NULL: live. */
+  origin: string | null;
 }
 
 /** What an operator (and the tests) can see of one identity. */
@@ -102,11 +119,62 @@ export class IdentitySync extends DurableObject<Env> {
     const columns = new Set(this.sql.exec<{ name: string }>("SELECT name FROM pragma_table_info('state')").toArray().map((row) => row.name));
     if (!columns.has("profile")) this.sql.exec("ALTER TABLE state ADD COLUMN profile TEXT");
     if (!columns.has("not_before")) this.sql.exec("ALTER TABLE state ADD COLUMN not_before INTEGER");
+    // state.source_version and state.origin (reconciliation, issue 20): added the same way. NULL
+    // source_version (objects from before) orders a listing by occurred_at; NULL origin is live.
+    if (!columns.has("source_version")) this.sql.exec("ALTER TABLE state ADD COLUMN source_version INTEGER");
+    if (!columns.has("origin")) this.sql.exec("ALTER TABLE state ADD COLUMN origin TEXT");
   }
 
   /** Stores the change if it is new and newest; resolves once it is durable. */
   async record(change: IdentityChange): Promise<RecordOutcome> {
     this.meter.requests++;
+    return this.store(change, null);
+  }
+
+  /**
+   * What a reconcile cycle found for this user (src/reconcile/): the listed user as a change
+   * (`occurredAt` and `version` = the provider's `updated_at`) and what orq.ai holds now (null:
+   * nothing). The listing orders like a webhook: newer than what is recorded, it is recorded as an
+   * event; older, it changes nothing, but what this object already delivered is put back when
+   * orq.ai differs from it (an edit by hand); the same version, it brings the current mapping.
+   * The change it makes waits behind live ones at the scheduler (`origin` reconcile).
+   */
+  async reconcile(change: IdentityChange, orqHolds: StoredIdentity | null): Promise<ReconcileOutcome> {
+    this.meter.requests++;
+    const current = this.readState();
+    if (!current) return this.store(change, "reconcile");
+    if (change.desired.kind === "deleted") return this.store(change, "reconcile");
+    const listed = change.version ?? change.occurredAt;
+    const recorded = current.source_version;
+    const ownIdentity = current.event_type === "deleted" ? undefined : (JSON.parse(current.desired) as { identity?: CreateIdentityRequest }).identity;
+    const newer = recorded !== null ? listed > recorded : listed > current.occurred_at;
+    // Without a stored version (objects from before), a listing not newer than the event is the
+    // same version when its profile fields are those the object holds.
+    const sameVersion = recorded !== null ? listed === recorded : !newer && ownIdentity !== undefined && sameProfile(change.desired.identity, ownIdentity);
+    if (newer) {
+      // A missed update. Recorded as the newest event; its time at least just after the current
+      // one, since a webhook's time (the envelope's) can lie after the data's updated_at.
+      return this.store({ ...change, occurredAt: Math.max(change.occurredAt, current.occurred_at + 1) }, "reconcile");
+    }
+    if (current.event_type === "deleted") return "stale";
+    // A delivery is under way: it writes the newest state whatever orq.ai holds now.
+    if (current.delivered_version < current.version && current.delivery !== "failed") return "pending";
+    const target = sameVersion ? change.desired.identity : ownIdentity!;
+    if (planIdentityWrite(target, orqHolds ?? undefined).kind === "unchanged") return "unchanged";
+    // A permanent failure of this very identity would fail again: the operator replays it.
+    if (current.delivery === "failed" && sameJsonValue(target, ownIdentity)) return "failed";
+    const now = Date.now();
+    this.write(
+      `UPDATE state SET external_id = ?, desired = ?, version = version + 1, delivery = 'pending', attempts = 0, first_failure_at = NULL,
+         next_attempt_at = NULL, last_error = NULL, exists_in_orq = ?, origin = 'reconcile', updated_at = ?`,
+      target.external_id, JSON.stringify({ kind: "present", identity: target } satisfies DesiredIdentity),
+      orqHolds === null ? 0 : target.external_id === current.external_id ? 1 : null, now,
+    );
+    await this.setAlarm(current.not_before !== null && current.not_before > now ? current.not_before : now);
+    return "reasserted";
+  }
+
+  private async store(change: IdentityChange, origin: "reconcile" | null): Promise<RecordOutcome> {
     const now = Date.now();
     if (this.sql.exec("SELECT 1 FROM seen_events WHERE event_id = ?", change.eventId).toArray().length > 0) {
       return "duplicate";
@@ -150,21 +218,24 @@ export class IdentitySync extends DurableObject<Env> {
     const waitUntil = current?.not_before != null && current.not_before > now ? current.not_before : null;
     if (newest) {
       this.write(
-        `INSERT INTO state (id, provider, user_id, external_id, event_id, event_type, occurred_at, desired, profile, version, delivery, updated_at)
-         VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, 1, 'pending', ?)
+        `INSERT INTO state (id, provider, user_id, external_id, event_id, event_type, occurred_at, desired, profile, version, delivery, updated_at, source_version, origin)
+         VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, 1, 'pending', ?, ?, ?)
          ON CONFLICT (id) DO UPDATE SET external_id = excluded.external_id, event_id = excluded.event_id,
            event_type = excluded.event_type, occurred_at = excluded.occurred_at, desired = excluded.desired,
            profile = excluded.profile, version = state.version + 1, delivery = 'pending', attempts = 0,
-           first_failure_at = NULL, next_attempt_at = ?, last_error = NULL, updated_at = excluded.updated_at`,
+           first_failure_at = NULL, next_attempt_at = ?, last_error = NULL, updated_at = excluded.updated_at,
+           source_version = excluded.source_version,
+           origin = CASE WHEN excluded.origin IS NULL OR (state.delivered_version < state.version AND state.origin IS NULL) THEN NULL ELSE excluded.origin END`,
         change.provider, change.userId, externalId, change.eventId, change.type, change.occurredAt,
-        JSON.stringify(desired), profile, now, waitUntil,
+        JSON.stringify(desired), profile, now, change.version ?? null, origin, waitUntil,
       );
     } else {
       // An older event filled in fields: the newest event stays the one that orders what follows.
       this.write(
         `UPDATE state SET desired = ?, profile = ?, version = version + 1, delivery = 'pending', attempts = 0,
-           first_failure_at = NULL, next_attempt_at = ?, last_error = NULL, updated_at = ? WHERE id = 1`,
-        JSON.stringify(desired), profile, waitUntil, now,
+           first_failure_at = NULL, next_attempt_at = ?, last_error = NULL, updated_at = ?,
+           origin = CASE WHEN ? IS NULL OR (delivered_version < version AND origin IS NULL) THEN NULL ELSE ? END WHERE id = 1`,
+        JSON.stringify(desired), profile, waitUntil, now, origin, origin,
       );
     }
     await this.setAlarm(waitUntil ?? now);
@@ -382,6 +453,7 @@ export class IdentitySync extends DurableObject<Env> {
         // An attempt is at most five calls (PATCH → 404 → POST → 400 naming a field → POST without
         // it → other 4xx → GET probe → PATCH, the probe path and the field retry never both twice).
         permitMs: 5 * timeoutMs + 5_000,
+        ...(state.origin === "reconcile" && { background: true }),
       });
       return "permit" in answer ? (answer.permit as unknown as PermitStub) : "queued";
     } catch (error) {

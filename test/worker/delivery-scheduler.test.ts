@@ -128,7 +128,12 @@ describe("the delivery scheduler", () => {
       for (let i = 0; i < 4; i++) await permitOf(await scheduler.acquire(ask(`clerk:ok${round}_${i}`))).finish({ calls: 1, outcome: "ok" });
       const stray = permitOf(await scheduler.acquire(ask(`clerk:budget${round}`)));
       expect(await stray.finish({ calls: 1, outcome: "failed", status: 429, retryAfterMs: 1 })).toBe("wait");
-      await new Promise((resolve) => setTimeout(resolve, 5));
+      // The pause passes and the backlog (the stray's own name: no object, nothing to send) empties.
+      for (let waited = 0; waited < 100; waited++) {
+        const stats = await scheduler.stats();
+        if (stats.backlog === 0 && stats.reserved === 0 && stats.pausedUntil === null) break;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
     }
     // 16 calls fitted and four 429s came: but each between successes, so no limit was shown.
     expect((await scheduler.stats()).pace).toBeNull();

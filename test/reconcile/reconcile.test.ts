@@ -1,0 +1,250 @@
+/**
+ * Self-healing (issue 20) through the real Worker: a cycle started by `POST /admin/reconcile`
+ * runs in the Reconciler's alarms, lists the fake provider's users and the identities the bridge
+ * owns in orq.ai, and hands each difference to the user's identity object, which delivers through
+ * the scheduler as for a webhook. This project has an orq.ai emulator of its own, emptied before
+ * every test, so a cycle sees exactly this test's identities.
+ */
+import { env } from "cloudflare:workers";
+import { runInDurableObject } from "cloudflare:test";
+import { beforeEach, describe, expect, it } from "vitest";
+import { Reconciler } from "../../src/reconcile/reconciler";
+import { clerkAt, emulator, postClerk, uniqueId, type Json } from "../worker/harness";
+import {
+  admin,
+  auth0User,
+  clearProviderFaults,
+  clerkUser,
+  finishCycle,
+  orqByHand,
+  providerFault,
+  providerRequests,
+  reconciler,
+  runCycle,
+  setAuth0Users,
+  setClerkUsers,
+  waitForOrq,
+} from "./reconcile-harness";
+
+const T0 = Date.parse("2026-11-01T10:00:00Z");
+const nameOf = (identity: Json | null) => identity?.display_name ?? null;
+
+async function orqRequests(): Promise<Json[]> {
+  return (await emulator<{ requests: Json[] }>("/__emulator/requests")).requests;
+}
+
+/** Sends a Clerk webhook for this user version and waits until orq.ai holds it. */
+async function webhook(type: "user.created" | "user.updated", userId: string, updatedAt: number, firstName: string): Promise<void> {
+  expect((await postClerk(clerkAt(type, userId, updatedAt, firstName))).status).toBe(200);
+  await waitForOrq([userId], (_id, identity) => nameOf(identity)?.startsWith(`${firstName} `) === true);
+}
+
+beforeEach(async () => {
+  await emulator("/__emulator/reset", { method: "POST" });
+  await clearProviderFaults("clerk");
+  await clearProviderFaults("auth0");
+  await setClerkUsers([]);
+  await setAuth0Users([]);
+});
+
+describe("one cycle heals", () => {
+  it("creates the never-sent, updates the missed, puts back hand edits and hand deletions, deletes the gone; leaves what it does not own and never undoes a newer webhook", async () => {
+    const id = (name: string) => uniqueId(`heal_${name}`);
+    const never = id("never");
+    const twin = id("twin");
+    const missed = id("missed");
+    const edited = id("edited");
+    const removed = id("removed");
+    const gone = id("gone");
+    const newer = id("newer");
+    const foreign = id("foreign");
+
+    // What happened while webhooks flowed.
+    await webhook("user.created", twin, T0, "Never");
+    await webhook("user.created", missed, T0, "Missed");
+    await webhook("user.created", edited, T0, "Edited");
+    await webhook("user.created", removed, T0, "Removed");
+    await webhook("user.created", gone, T0, "Gone");
+    await webhook("user.updated", newer, T0 + 120_000, "Newest");
+    // Edits in orq.ai by hand, and an identity the bridge does not own.
+    expect(await orqByHand("PATCH", edited, { display_name: "Edited by hand" })).toBe(200);
+    expect(await orqByHand("DELETE", removed)).toBe(200);
+    expect(await orqByHand("POST", null, { external_id: foreign, display_name: "Not the bridge's", tags: ["manual"] })).toBe(201);
+
+    // The provider's users now: `never` never sent a webhook; `missed` changed without one;
+    // `gone` was deleted without one; `newer` is listed at an older version than its webhook.
+    await setClerkUsers([
+      clerkUser(never, "Never", T0),
+      clerkUser(twin, "Never", T0),
+      clerkUser(missed, "Missed-Again", T0 + 60_000),
+      clerkUser(edited, "Edited", T0),
+      clerkUser(removed, "Removed", T0),
+      clerkUser(newer, "Older", T0 + 60_000),
+    ]);
+    const cycle = await runCycle("clerk");
+    expect(cycle.last_cycle).toMatchObject({ error: null, users_seen: 6, owned_seen: 5, created: 2, updated: 2, deleted: 1, deletions_held_back: 0 });
+
+    await waitForOrq([never, missed, edited, removed], (userId, identity) => {
+      const want = { [never]: "Never", [missed]: "Missed-Again", [edited]: "Edited", [removed]: "Removed" }[userId]!;
+      return nameOf(identity)?.startsWith(`${want} `) === true;
+    });
+    await waitForOrq([gone], (_id, identity) => identity === null);
+    // Exactly the mapping a webhook gives: the never-sent user equals its twin that came by webhook.
+    const [made, byWebhook] = await Promise.all([emulator(`/__emulator/identities/${never}`), emulator(`/__emulator/identities/${twin}`)]);
+    for (const field of ["display_name", "email", "avatar_url", "tags", "metadata"]) expect(made[field], field).toEqual(byWebhook[field]);
+    // Never touched: what the bridge does not own; never undone: the newer webhook.
+    expect(await emulator(`/__emulator/identities/${foreign}`)).toMatchObject({ display_name: "Not the bridge's", tags: ["manual"] });
+    expect(nameOf(await emulator(`/__emulator/identities/${newer}`))).toMatch(/^Newest /);
+
+    // The next cycle finds nothing to do and writes nothing.
+    const before = (await orqRequests()).length;
+    const again = await runCycle("clerk");
+    expect(again.last_cycle).toMatchObject({ error: null, users_seen: 6, created: 0, updated: 0, deleted: 0, unchanged: 6 });
+    const after = (await orqRequests()).slice(before);
+    expect(after.filter((request: Json) => request.method !== "GET")).toEqual([]);
+  });
+
+  it("puts back a hand edit also when the user's latest event is already recorded (same version)", async () => {
+    const userId = uniqueId("same_version");
+    await webhook("user.created", userId, T0, "Same");
+    await setClerkUsers([clerkUser(userId, "Same", T0)]);
+    expect(await orqByHand("PATCH", userId, { display_name: "Changed in orq", tags: ["clerk"] })).toBe(200);
+    const cycle = await runCycle("clerk");
+    expect(cycle.last_cycle).toMatchObject({ updated: 1, created: 0 });
+    await waitForOrq([userId], (_id, identity) => nameOf(identity)?.startsWith("Same ") === true && identity.tags.includes("test-suite"));
+  });
+
+  it("a mapping change rewrites every owned identity once on the next cycle, then nothing", async () => {
+    const users = [uniqueId("map_a"), uniqueId("map_b"), uniqueId("map_c")];
+    for (const userId of users) await webhook("user.created", userId, T0, "Mapped");
+    await setClerkUsers(users.map((userId) => clerkUser(userId, "Mapped", T0)));
+    const stub = reconciler("clerk");
+    // The operator adds a tag (ORQ_TAGS): the Reconciler runs with the new setting.
+    await runInDurableObject(stub, (instance: Reconciler, state) => {
+      Object.assign(instance, new Reconciler(state, { ...env, ORQ_TAGS: "test-suite,vip" }));
+    });
+    try {
+      const first = await runCycle("clerk");
+      expect(first.last_cycle).toMatchObject({ users_seen: 3, updated: 3 });
+      await waitForOrq(users, (_id, identity) => identity?.tags?.includes("vip") === true);
+      const second = await runCycle("clerk");
+      expect(second.last_cycle).toMatchObject({ users_seen: 3, updated: 0, unchanged: 3 });
+    } finally {
+      await runInDurableObject(stub, (instance: Reconciler, state) => {
+        Object.assign(instance, new Reconciler(state, env));
+      });
+    }
+  });
+
+  it("reconciles Auth0 too: a user who never sent an event is created, a missed update lands", async () => {
+    const fresh = `auth0|${uniqueId("a0_fresh")}`;
+    const stale = `auth0|${uniqueId("a0_stale")}`;
+    await setAuth0Users([auth0User(stale, "Before", T0)]);
+    await runCycle("auth0");
+    await waitForOrq([stale], (_id, identity) => identity !== null);
+    await setAuth0Users([auth0User(fresh, "Fresh", T0), auth0User(stale, "After", T0 + 60_000, T0)]);
+    const cycle = await runCycle("auth0");
+    expect(cycle.last_cycle).toMatchObject({ error: null, users_seen: 2, created: 1, updated: 1 });
+    await waitForOrq([fresh, stale], (userId, identity) => (userId === fresh ? identity !== null : nameOf(identity)?.startsWith("After") === true));
+  });
+});
+
+describe("deletions are safe", () => {
+  async function threeOwned(): Promise<string[]> {
+    const users = [uniqueId("keep_a"), uniqueId("keep_b"), uniqueId("keep_c")];
+    for (const userId of users) await webhook("user.created", userId, T0, "Kept");
+    return users;
+  }
+
+  it("a listing that fails (401, or 5xx until the retries run out) deletes nothing and says why", async () => {
+    const users = await threeOwned();
+    await setClerkUsers([]);
+    await providerFault("clerk", { path: "/v1/users", status: 401 });
+    const rejected = await runCycle("clerk");
+    expect(rejected.last_cycle).toMatchObject({ deleted: 0 });
+    expect(rejected.last_cycle.error).toMatch(/401/);
+    expect(rejected.health).toBe("failed");
+    await clearProviderFaults("clerk");
+    await setClerkUsers([clerkUser(users[0]!, "Kept", T0)]);
+    await providerFault("clerk", { path: "/v1/users", status: 503 });
+    const unavailable = await runCycle("clerk");
+    expect(unavailable.last_cycle.error).toMatch(/503.*after 6 attempts|after 6 attempts/);
+    expect(unavailable.last_cycle.deleted).toBe(0);
+    for (const userId of users) expect(await emulator(`/__emulator/identities/${userId}`)).not.toBeNull();
+    const health = await (await callHealth()).json<Json>();
+    expect(health.status).toBe("degraded");
+    expect(health.reconcile.providers.clerk).toMatchObject({ status: "failed" });
+  });
+
+  it("an empty listing deletes nothing", async () => {
+    const users = await threeOwned();
+    const cycle = await runCycle("clerk");
+    expect(cycle.last_cycle).toMatchObject({ users_seen: 0, deleted: 0, deletions_held_back: 3 });
+    for (const userId of users) expect(await emulator(`/__emulator/identities/${userId}`)).not.toBeNull();
+  });
+
+  it("more deletions than RECONCILE_MAX_DELETES are held back and shown, until confirm_deletes", async () => {
+    const kept = uniqueId("keep");
+    await webhook("user.created", kept, T0, "Kept");
+    const doomed: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      doomed.push(uniqueId(`doomed${i}`));
+      await webhook("user.created", doomed[i]!, T0, "Doomed");
+    }
+    await setClerkUsers([clerkUser(kept, "Kept", T0)]);
+    const held = await runCycle("clerk");
+    // 6 candidates of 7 owned: more than the default limit (5, or 2 % of 7).
+    expect(held.last_cycle).toMatchObject({ deleted: 0, deletions_held_back: 6 });
+    expect(held.last_cycle.deletions_held_back_reason).toMatch(/RECONCILE_MAX_DELETES/);
+    const health = await (await callHealth()).json<Json>();
+    expect(health.reconcile.providers.clerk).toMatchObject({ deletions_held_back: 6 });
+    for (const userId of doomed) expect(await emulator(`/__emulator/identities/${userId}`)).not.toBeNull();
+
+    const confirmed = await runCycle("clerk", { confirm_deletes: true });
+    expect(confirmed.last_cycle).toMatchObject({ deleted: 6, deletions_held_back: 0 });
+    await waitForOrq(doomed, (_id, identity) => identity === null);
+    expect(await emulator(`/__emulator/identities/${kept}`)).not.toBeNull();
+  });
+
+  it("a dry run reports the drift and writes nothing", async () => {
+    const fresh = uniqueId("dry");
+    await setClerkUsers([clerkUser(fresh, "Dry", T0)]);
+    const before = (await orqRequests()).length;
+    const response = await admin("/admin/reconcile", { method: "POST", body: JSON.stringify({ provider: "clerk", dry_run: true }) });
+    expect(response.status).toBe(202);
+    const cycle = await finishCycle("clerk");
+    expect(cycle.last_cycle).toMatchObject({ dry_run: true, created: 1, drift: [{ user_id: fresh, action: "create" }] });
+    expect((await orqRequests()).slice(before).filter((request: Json) => request.method !== "GET")).toEqual([]);
+    expect(await emulator(`/__emulator/identities/${fresh}`)).toBeNull();
+  });
+});
+
+describe("cost", () => {
+  it("1,000 unchanged users: ⌈1000/500⌉ Clerk reads + ⌈1000/200⌉ orq.ai reads + at most 2, zero orq.ai writes", async () => {
+    const users = Array.from({ length: 1000 }, (_, i) => clerkUser(`user_cost${String(i).padStart(4, "0")}_${uniqueId("c")}`, `Cost${i}`, T0 + i));
+    await setClerkUsers(users);
+    // The first cycle creates them (through the identity objects); the second one is the measure.
+    const seed = await runCycle("clerk");
+    expect(seed.last_cycle).toMatchObject({ created: 1000 });
+    await waitForOrq(users.map((user) => user.id), (_id, identity) => identity !== null, 120_000);
+
+    const clerkBefore = (await providerRequests("clerk")).length;
+    const orqBefore = (await orqRequests()).length;
+    const usageBefore = await reconciler("clerk").usage();
+    const cycle = await runCycle("clerk");
+    const clerkReads = (await providerRequests("clerk")).slice(clerkBefore).length;
+    const orqCalls = (await orqRequests()).slice(orqBefore);
+    const usage = await reconciler("clerk").usage();
+    const units = { requests: usage.requests - usageBefore.requests, rowsWritten: usage.rowsWritten - usageBefore.rowsWritten };
+    console.info(`cost of a cycle over 1,000 unchanged users: ${clerkReads} Clerk reads, ${orqCalls.length} orq.ai calls, Reconciler ${JSON.stringify(units)} (+1 request for the start)`);
+    expect(cycle.last_cycle).toMatchObject({ users_seen: 1000, owned_seen: 1000, unchanged: 1000, created: 0, updated: 0, deleted: 0 });
+    expect(clerkReads + orqCalls.length).toBeLessThanOrEqual(Math.ceil(1000 / 500) + Math.ceil(1000 / 200) + 2);
+    expect(orqCalls.filter((request: Json) => request.method !== "GET")).toEqual([]);
+  }, 180_000);
+});
+
+function callHealth(): Promise<Response> {
+  return admin("/health");
+}
+
+
