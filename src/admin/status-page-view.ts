@@ -3,6 +3,8 @@ import type { ConfigProblem } from "../config";
 import type { SchedulerStats } from "../deliver/delivery-scheduler";
 import type { BridgeSummary, FailureEntry, RecentDelivery } from "../record/bridge-status";
 import type { IdentityStatus } from "../record/identity-sync";
+import type { ReconcileHealth } from "../reconcile/reconcile-report";
+import type { ReconcileStatus } from "../reconcile/reconciler";
 
 /**
  * The status page's markup: pure functions of the data, no I/O. `html` escapes every
@@ -27,6 +29,8 @@ export interface StatusPageData {
   recent: RecentDelivery[];
   lookup?: { provider: string; userId: string; status: IdentityStatus | null };
   notice?: { kind: "ok" | "error"; text: string };
+  /** Self-healing, per provider with management API credentials. */
+  reconcile?: Array<{ status: ReconcileStatus; health: ReconcileHealth }>;
 }
 
 type Html = ReturnType<typeof html>;
@@ -125,6 +129,7 @@ function tiles(data: StatusPageData): Html {
 ${tile("orq-key", "orq.ai API key", key.tone, key.value, key.hint)}
 ${tile("retrying", "Retry backlog", data.retrying > 0 ? "warn" : "ok", String(data.retrying), data.retrying === 1 ? "identity waiting for a retry" : "identities waiting for a retry")}
 ${data.scheduler && schedulerTile(data.scheduler, data.now)}
+${(data.reconcile ?? []).map((entry) => reconcileTile(entry.status, entry.health, data.now))}
 ${tile("failed", "Given up", data.failed > 0 ? "bad" : "ok", String(data.failed), "need a replay once the cause is fixed")}
 ${tile(
   "providers",
@@ -134,6 +139,23 @@ ${tile(
   data.problems.length > 0 ? `${data.problems.length} configuration problem(s), listed below` : configured.join(", ") || "none",
 )}
 </div>`;
+}
+
+/** Self-healing per provider: the age of the last complete cycle and what it did. */
+function reconcileTile(status: ReconcileStatus, health: ReconcileHealth, now: number): Html {
+  const last = status.last;
+  const complete = status.lastComplete;
+  const tone = health === "failed" || health === "overdue" ? "bad" : last && last.counts.deletions_held_back > 0 ? "warn" : "ok";
+  const value = status.state === "running" ? "Running" : complete?.endedAt ? ago(now - complete.endedAt) : "Never run";
+  const parts: string[] = [];
+  if (last?.error) parts.push(`last cycle failed: ${last.error}`);
+  if (last) {
+    const c = last.counts;
+    parts.push(`${c.users_seen} users, ${c.owned_seen} identities: ${c.created} created, ${c.updated} updated, ${c.deleted} deleted, ${c.unchanged} unchanged`);
+    if (c.deletions_held_back > 0) parts.push(`${c.deletions_held_back} deletions held back${last.heldBack ? ` (${last.heldBack})` : ""}`);
+  }
+  if (health === "overdue") parts.push("overdue: older than two intervals");
+  return tile(`reconcile-${status.provider}`, `Self-healing: ${status.provider}`, tone, value, parts.join(" · ") || "the first cycle starts with the next Cron Trigger");
 }
 
 function tile(id: string, label: string, tone: string, value: string, hint: string): Html {

@@ -3,6 +3,8 @@ import { bodyLimit } from "hono/body-limit";
 import { csrf } from "hono/csrf";
 import { getConfig } from "../config";
 import { SCHEDULER_NAME } from "../deliver/delivery-scheduler";
+import { reconcileHealth } from "../reconcile/reconcile-report";
+import { reconcileStatuses } from "../reconcile/reconcile-trigger";
 import { orqAuthState } from "../receive/health-route";
 import { logLine } from "../log";
 import { providers } from "../providers/registry";
@@ -43,6 +45,7 @@ statusPage.get("/", requireSession, async (c) => {
     scheduler.stats().catch(() => null),
     scheduler.recentDeliveries(RECENT_SHOWN).catch(() => []),
   ]);
+  const reconciles = await reconcileStatuses(c.env).catch(() => []);
   const orqAuth = orqAuthState(stats, overview.summary);
   // Successes come from the scheduler (they cost no call to BridgeStatus), failures from BridgeStatus.
   const recent = [...delivered.map((entry) => ({ ...entry, state: "ok" as const, reason: null })), ...overview.recent]
@@ -64,6 +67,7 @@ statusPage.get("/", requireSession, async (c) => {
     failures,
     olderFailures: overview.failures.length > FAILURES_SHOWN && last ? `/admin?cursor=${encodeURIComponent(formatFailureCursor(last))}#failures` : null,
     recent,
+    reconcile: reconciles.filter((status) => status.configured).map((status) => ({ status, health: reconcileHealth(status, config.reconcile.intervalMinutes, Date.now()) })),
   };
 
   const target = identityFrom(c.req.query("provider"), c.req.query("user_id"));

@@ -3,9 +3,10 @@
  * fresh instance), driven through the same RPC calls the identity objects make.
  */
 import { env } from "cloudflare:workers";
+import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { AcquireRequest, CallReport, PermitStub } from "../../src/deliver/delivery-scheduler";
-import { PROBE_MS, UNKNOWN_PACE_CONCURRENCY } from "../../src/deliver/delivery-scheduler";
+import { DeliveryScheduler, PROBE_MS, UNKNOWN_PACE_CONCURRENCY } from "../../src/deliver/delivery-scheduler";
 import { uniqueId } from "./harness";
 
 function ownScheduler() {
@@ -211,5 +212,23 @@ describe("the delivery scheduler", () => {
     }
     expect(granted).toHaveLength(2);
     expect((await scheduler.stats()).inFlight).toBe(2);
+  });
+});
+
+describe("upgrade from the previous version", () => {
+  it("a scheduler whose waiting table predates reconcile priorities keeps its backlog as live changes", async () => {
+    const scheduler = ownScheduler();
+    await runInDurableObject(scheduler, async (_instance: DeliveryScheduler, state) => {
+      const sql = state.storage.sql;
+      // The waiting table exactly as the previous version created it, with one identity waiting.
+      sql.exec("DROP TABLE waiting");
+      sql.exec("CREATE TABLE waiting (name TEXT PRIMARY KEY, since INTEGER NOT NULL)");
+      sql.exec("CREATE INDEX waiting_by_since ON waiting (since)");
+      sql.exec("INSERT INTO waiting (name, since) VALUES ('clerk:waiting_before_the_upgrade', 1)");
+      const upgraded = new DeliveryScheduler(state, env);
+      const columns = sql.exec<{ name: string }>("SELECT name FROM pragma_table_info('waiting')").toArray().map((row) => row.name);
+      expect(columns).toContain("background");
+      expect(upgraded.stats()).toMatchObject({ backlog: 1, reconcileBacklog: 0 });
+    });
   });
 });

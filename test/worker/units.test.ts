@@ -435,3 +435,39 @@ describe("identity objects created before profile merging", () => {
     expect(await orqIdentity(userId)).toMatchObject({ display_name: "Ada Lovelace", email: "ada@new.example" });
   });
 });
+
+describe("identity objects created before reconciliation", () => {
+  it("get the source_version and origin columns, and a listing of the same user puts back a hand edit", async () => {
+    const userId = uniqueId("pre_reconcile");
+    const stub = env.IDENTITY_SYNC.getByName(`clerk:${userId}`);
+    const stored = { external_id: userId, display_name: "Ada Lovelace", tags: ["clerk", "test-suite"], metadata: { provider: "clerk" } };
+    const outcome = await runInDurableObject(stub, async (_instance, state) => {
+      const sql = state.storage.sql;
+      // The state table as the previous version left it: profile and not_before, no source_version or origin.
+      sql.exec("DROP TABLE state");
+      sql.exec(`CREATE TABLE state (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        provider TEXT NOT NULL, user_id TEXT NOT NULL, external_id TEXT NOT NULL,
+        event_id TEXT NOT NULL, event_type TEXT NOT NULL, occurred_at INTEGER NOT NULL, desired TEXT NOT NULL,
+        version INTEGER NOT NULL, delivered_version INTEGER NOT NULL DEFAULT 0, exists_in_orq INTEGER,
+        delivery TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, first_failure_at INTEGER, next_attempt_at INTEGER,
+        last_status INTEGER, last_error TEXT, reported TEXT NOT NULL DEFAULT 'ok', updated_at INTEGER NOT NULL, profile TEXT, not_before INTEGER)`);
+      sql.exec(
+        `INSERT INTO state (id, provider, user_id, external_id, event_id, event_type, occurred_at, desired, version, delivered_version, exists_in_orq, delivery, updated_at)
+         VALUES (1, 'clerk', ?, ?, 'msg_1', 'created', 5000, ?, 1, 1, 1, 'delivered', 5000)`,
+        userId, userId, JSON.stringify({ kind: "present", identity: stored }),
+      );
+      const upgraded = new IdentitySync(state, env);
+      const columns = sql.exec<{ name: string }>("SELECT name FROM pragma_table_info('state')").toArray().map((row) => row.name);
+      expect(columns).toEqual(expect.arrayContaining(["source_version", "origin"]));
+      // orq.ai was edited by hand; the listing shows the same user (its version at or before the event).
+      return upgraded.reconcile(
+        { provider: "clerk", userId, eventId: "reconcile:4000", type: "updated", occurredAt: 4000, version: 4000, desired: { kind: "present", identity: stored } },
+        { ...stored, display_name: "Edited by hand" },
+      );
+    });
+    expect(outcome).toBe("reasserted");
+    expect(await deliverNow("clerk", userId)).toMatchObject({ delivery: "delivered", pending: false });
+    expect(await orqIdentity(userId)).toMatchObject({ display_name: "Ada Lovelace" });
+  });
+});
