@@ -152,6 +152,27 @@ describe("one cycle heals", () => {
   });
 });
 
+describe("providers' limits", () => {
+  it("a 429 waits what the provider asks (Retry-After), then the listing resumes from its cursor and completes", async () => {
+    const users = Array.from({ length: 3 }, (_, i) => clerkUser(uniqueId(`limited${i}`), `Limited${i}`, T0));
+    await setClerkUsers(users);
+    await providerFault("clerk", { path: "/v1/users", status: 429, times: 1, retryAfter: 4 });
+    const started = await admin("/admin/reconcile", { method: "POST", body: JSON.stringify({ provider: "clerk" }) });
+    expect(started.status).toBe(202);
+    // The first chunk runs by its own alarm and meets the 429: the next one is set for Retry-After later, not sooner.
+    for (let waited = 0; !(await providerRequests("clerk")).some((request: Json) => request.status === 429); waited++) {
+      if (waited > 100) throw new Error("the listing never met the 429");
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const next = await runInDurableObject(reconciler("clerk"), (_instance, state) => state.storage.getAlarm());
+    expect(next).not.toBeNull();
+    expect(next!).toBeGreaterThanOrEqual(Date.now() + 3_000);
+    const cycle = await finishCycle("clerk");
+    expect(cycle.last_cycle).toMatchObject({ error: null, users_seen: 3, created: 3 });
+  });
+});
+
 describe("deletions are safe", () => {
   async function threeOwned(): Promise<string[]> {
     const users = [uniqueId("keep_a"), uniqueId("keep_b"), uniqueId("keep_c")];
