@@ -152,6 +152,17 @@ describe("one cycle heals", () => {
   });
 });
 
+describe("Auth0 tenants beyond the 1,000-user query limit", () => {
+  it("are listed completely by the Worker's cycle (a dry run over 1,200 users finds every one)", async () => {
+    const users = Array.from({ length: 1_200 }, (_, i) => auth0User(`auth0|${uniqueId(`big${i}`)}`, `Big${i}`, T0 + i * 60_000));
+    await setAuth0Users(users);
+    const response = await admin("/admin/reconcile", { method: "POST", body: JSON.stringify({ provider: "auth0", dry_run: true }) });
+    expect(response.status).toBe(202);
+    const cycle = await finishCycle("auth0");
+    expect(cycle.last_cycle).toMatchObject({ error: null, users_seen: 1_200, created: 1_200, failed: 0 });
+  });
+});
+
 describe("providers' limits", () => {
   it("a 429 waits what the provider asks (Retry-After), then the listing resumes from its cursor and completes", async () => {
     const users = Array.from({ length: 3 }, (_, i) => clerkUser(uniqueId(`limited${i}`), `Limited${i}`, T0));
