@@ -139,6 +139,29 @@ describe("one cycle heals", () => {
     }
   });
 
+  it("a user gone at the provider is handled per ORQ_ON_DELETE=tag: tagged once, then left alone", async () => {
+    const userId = uniqueId("tagged");
+    await webhook("user.created", userId, T0, "Tagged");
+    await setClerkUsers([clerkUser(uniqueId("other"), "Other", T0)]);
+    const stub = reconciler("clerk");
+    await runInDurableObject(stub, (instance: Reconciler, state) => {
+      Object.assign(instance, new Reconciler(state, { ...env, ORQ_ON_DELETE: "tag" }));
+    });
+    try {
+      const first = await runCycle("clerk", { dry_run: false });
+      expect(first.last_cycle).toMatchObject({ deleted: 1 });
+      await waitForOrq([userId], (_id, identity) => identity?.tags?.includes("deleted") === true);
+      const before = (await orqRequests()).length;
+      const second = await runCycle("clerk");
+      expect(second.last_cycle).toMatchObject({ deleted: 0, deletions_held_back: 0 });
+      expect((await orqRequests()).slice(before).filter((request: Json) => request.method !== "GET" && request.externalId === userId)).toEqual([]);
+    } finally {
+      await runInDurableObject(stub, (instance: Reconciler, state) => {
+        Object.assign(instance, new Reconciler(state, env));
+      });
+    }
+  });
+
   it("reconciles Auth0 too: a user who never sent an event is created, a missed update lands", async () => {
     const fresh = `auth0|${uniqueId("a0_fresh")}`;
     const stale = `auth0|${uniqueId("a0_stale")}`;
