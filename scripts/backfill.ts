@@ -1,12 +1,15 @@
 /**
- * Imports the users a provider already has into orq.ai, with the same mapping as the webhooks.
+ * Imports the users a provider already has into orq.ai, with the same mapping as the webhooks: one
+ * cycle of the bridge's reconcile engine (src/reconcile/engine.ts), run from the command line and
+ * writing to orq.ai directly.
  *
  *   npm run backfill -- <clerk|auth0> [--dry-run] [--restart] [--concurrency 4] [--checkpoint-dir .backfill]
  *                                     [--page-size N] [--auth0-source auto|pages|export] [--verbose]
+ *                                     [--delete [--confirm-deletes]]
  *
  * Reads the bridge's variables (ORQ_API_URL, ORQ_API_KEY, ORQ_TAGS, ORQ_METADATA_KEYS,
- * ORQ_EXTERNAL_ID_SOURCE, ORQ_EXTERNAL_ID_PREFIX) and the provider's credentials from the
- * environment. Progress goes to stderr; the dry-run plan and the summary to stdout.
+ * ORQ_EXTERNAL_ID_SOURCE, ORQ_EXTERNAL_ID_PREFIX; with --delete also ORQ_ON_DELETE and
+ * RECONCILE_MAX_DELETES) and the provider's credentials from the environment. Progress goes to stderr; the dry-run plan and the summary to stdout.
  * Exit codes: 0 done, 1 done with failed users or stopped by an error (resumable), 2 not started
  * (usage or configuration), 130 interrupted (resumable).
  */
@@ -25,10 +28,13 @@ Options:
   --page-size N             users per listing request (default: the API's maximum)
   --auth0-source MODE       auto (default) or pages: page through created_at ranges (every user); export: an export job
   --verbose                 also list unchanged users and every write
+  --delete                  also handle identities tagged with the provider in orq.ai whose user is gone (per
+                            ORQ_ON_DELETE; each confirmed by the provider's 404); off by default
+  --confirm-deletes         with --delete: go ahead even beyond RECONCILE_MAX_DELETES
   -h, --help
 
 Environment: ORQ_API_KEY, ORQ_API_URL and the mapping variables of the bridge (ORQ_TAGS, ORQ_METADATA_KEYS,
-ORQ_EXTERNAL_ID_SOURCE, ORQ_EXTERNAL_ID_PREFIX), and per provider:
+ORQ_EXTERNAL_ID_SOURCE, ORQ_EXTERNAL_ID_PREFIX; with --delete ORQ_ON_DELETE, RECONCILE_MAX_DELETES), and per provider:
 ${backfillProviders.map((provider) => `  ${provider.name}:\n${provider.envHelp.map((line) => `    ${line}`).join("\n")}`).join("\n")}`;
 
 function usageError(message: string): never {
@@ -57,6 +63,8 @@ function parseCli(argv: string[]) {
         "page-size": { type: "string" },
         "auth0-source": { type: "string" },
         verbose: { type: "boolean", default: false },
+        delete: { type: "boolean", default: false },
+        "confirm-deletes": { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
       },
     });
@@ -73,6 +81,7 @@ async function main(): Promise<number> {
   }
   const [provider, ...extra] = positionals;
   if (!provider || extra.length > 0) usageError(provider ? `unexpected arguments: ${extra.join(" ")}` : "name a provider");
+  if (values["confirm-deletes"] && !values.delete) usageError("--confirm-deletes goes with --delete");
 
   // First Ctrl-C: finish what is in flight and save the checkpoint. Second: leave now (the last
   // saved checkpoint, at most a few seconds old, still resumes).
@@ -93,6 +102,8 @@ async function main(): Promise<number> {
     pageSize: positiveInteger(values["page-size"], "--page-size"),
     choices: { "auth0-source": values["auth0-source"] },
     verbose: values.verbose,
+    delete: values.delete,
+    confirmDeletes: values["confirm-deletes"],
     signal: controller.signal,
   });
 

@@ -17,16 +17,27 @@
  *
  * Every chunk spends at most `limits.subrequests` HTTP requests and `limits.applies` identity-object
  * calls, then stops with its cursor stored: the Worker runs one chunk per Durable Object alarm (a
- * Free-plan invocation allows 50 subrequests), the CLI one after another. A chunk run twice changes
- * nothing more (alarms are at-least-once): the identity objects dedupe and order.
+ * Free-plan invocation allows 50 subrequests), the CLI (`npm run backfill`) one after another. A
+ * chunk run twice changes nothing more (alarms are at-least-once): the identity objects dedupe and order.
+ *
+ * What the runners differ in is theirs to choose, not a second engine: where `apply` sends a
+ * difference (the Worker: the user's identity object; the CLI: orq.ai directly), how many go at
+ * once (`limits.concurrency`), whether deletions run at all (`context.deletions`), when a chunk is
+ * cut short (`limits.signal`), and what they show per user (`io.onUser`).
  */
 import type { MappingOptions } from "../identity/to-orq-identity";
-import type { ReconcileOutcome } from "../record/identity-sync";
-import type { IdentityChange } from "../record/identity-change";
+import type { IdentityChange, RecordOutcome } from "../record/identity-change";
 import { planIdentityWrite, type StoredIdentity } from "./identity-diff";
 import { toListedChange } from "./listed-user";
 import type { OrqIdentity, OrqIdentityPage, OrqListFailure } from "./orq-listing";
 import type { Cursor, SourceFailure, UserPage, UserSource } from "./user-source";
+
+/**
+ * What `apply` answers: the identity object's `reconcile()` outcome (ReconcileOutcome in
+ * src/record/identity-sync.ts, spelled out here because that module needs workerd and the engine
+ * also runs under Node, in `npm run backfill`; the Worker runner's type-check keeps the two equal).
+ */
+export type ReconcileOutcome = RecordOutcome | "reasserted" | "unchanged" | "pending" | "failed";
 
 export type CyclePhase = "owned" | "users" | "deletions" | "done";
 export type CycleTrigger = "cron" | "admin" | "cli";
@@ -84,7 +95,7 @@ export interface Cycle {
 
 /** A difference waiting to be handed to its identity object (or, in `deletions`, to be confirmed). */
 export type WorkItem =
-  | { kind: "apply"; userId: string; change: IdentityChange; orqHolds: StoredIdentity | null; action: "create" | "update" }
+  | { kind: "apply"; userId: string; change: IdentityChange; orqHolds: StoredIdentity | null; action: "create" | "update"; fields?: string[] }
   | { kind: "delete"; externalId: string; userId: string | null };
 
 /** What a cycle keeps between chunks (Durable Object storage, or memory in the CLI). */
@@ -107,19 +118,49 @@ export interface ReconcileIo {
   /** Hands one difference to the user's identity object (the per-user path). */
   apply(userId: string, change: IdentityChange, orqHolds: StoredIdentity | null): Promise<ReconcileOutcome>;
   now(): number;
+  /** Told about every user once it is counted (`cycle.counts` already include it): a runner's progress display. */
+  onUser?(event: UserEvent): void;
 }
+
+/** What became of one listed user (or one deletion candidate), as `io.onUser` hears it. */
+export type UserEvent =
+  | { kind: "unchanged"; userId: string; externalId: string }
+  /** The mapping could not turn the listed user into an identity (counted as failed). */
+  | { kind: "invalid"; userId: string; reason: string }
+  /** A difference: what `apply` answered, or `dry_run` when it was only counted. */
+  | { kind: "create" | "update" | "delete"; userId: string; externalId: string; fields?: string[]; outcome: ReconcileOutcome | "dry_run" }
+  /** A deletion candidate the provider still knows (`kept`), or whose user cannot be told yet (`held_back`). */
+  | { kind: "kept" | "held_back"; userId: string | null; externalId: string };
 
 export interface ReconcileContext {
   source: UserSource;
   mapping: MappingOptions;
   /** `RECONCILE_MAX_DELETES`; default: 5 or 2 % of the owned identities, whichever is more. */
   maxDeletes: number | undefined;
+  /**
+   * false: the deletion phase deletes nothing; its candidates are counted as held back. Default
+   * true. (`npm run backfill` deletes only when asked to.)
+   */
+  deletions?: boolean;
+  /** How the operator lifts the deletion limit, for the held-back message; default the admin API's `confirm_deletes`. */
+  confirmDeletesHint?: string;
 }
 
 export interface ChunkLimits {
   subrequests: number;
   applies: number;
   maxFailures: number;
+  /**
+   * Differences (and deletions) handed over at once; default 1. With more, a chunk may overshoot
+   * `subrequests` by the confirmations in flight.
+   */
+  concurrency?: number;
+  /**
+   * Aborted: the chunk stops as if its budget were spent — nothing new starts, what is in flight
+   * finishes, a call that fails meanwhile is not counted as a failure — and answers `continue`,
+   * with the cycle and store as consistent as after any chunk.
+   */
+  signal?: AbortSignal;
 }
 
 export type ChunkResult =
@@ -162,7 +203,10 @@ export async function runChunk(cycle: Cycle, store: CycleStore, io: ReconcileIo,
     requests += n;
     cycle.requests += n;
   };
+  const aborted = () => limits.signal?.aborted === true;
   const failed = (failure: { reason: string; retryable: boolean; retryAfterMs?: number; authProblem?: boolean }): ChunkResult => {
+    // Cut short by the runner: the call that failed is tried again in a later chunk.
+    if (aborted()) return { state: "continue" };
     cycle.failures++;
     cycle.lastFailure = failure.reason;
     if (!failure.retryable || failure.authProblem || cycle.failures >= limits.maxFailures) {
@@ -174,37 +218,48 @@ export async function runChunk(cycle: Cycle, store: CycleStore, io: ReconcileIo,
   };
 
   while (cycle.phase !== "done") {
+    if (aborted()) return { state: "continue" };
     // Work already planned (a page's differences, or deletion candidates) goes first.
     const work = store.work();
     if (work.length > 0) {
-      let done = 0;
+      const finished = new Set<number>();
+      let next = 0;
       let stop: ChunkResult | undefined;
-      for (const item of work) {
-        if (item.kind === "apply") {
-          if (applies >= limits.applies) break;
-          applies++;
-          cycle.applies++;
-          const outcome = await io.apply(item.userId, item.change, item.orqHolds).catch((): ReconcileOutcome | "unreachable" => "unreachable");
-          if (outcome === "unreachable") {
-            stop = failed({ reason: `the identity object of ${item.userId} could not be reached`, retryable: true });
-            break;
+      // `concurrency` of these take items in order; with one, they are handed over one after another.
+      const handOver = async (): Promise<void> => {
+        while (stop === undefined && next < work.length && !aborted()) {
+          const index = next;
+          const item = work[index]!;
+          if (item.kind === "apply") {
+            if (applies >= limits.applies) return;
+            next++;
+            applies++;
+            cycle.applies++;
+            const outcome = await io.apply(item.userId, item.change, item.orqHolds).catch((): ReconcileOutcome | "unreachable" => "unreachable");
+            if (outcome === "unreachable") {
+              stop ??= failed({ reason: `the identity object of ${item.userId} could not be reached`, retryable: true });
+              return;
+            }
+            countApplied(cycle, item.action, outcome);
+            io.onUser?.({ kind: item.action, userId: item.userId, externalId: externalIdOf(item.change), ...(item.fields && { fields: item.fields }), outcome });
+          } else {
+            if (requests >= limits.subrequests || applies >= limits.applies) return;
+            next++;
+            const deleted = await deleteCandidate(cycle, store, io, context, item, spend);
+            if (deleted !== "ok") {
+              stop ??= failed(deleted);
+              return;
+            }
+            applies++;
+            cycle.applies++;
           }
-          countApplied(cycle, item.action, outcome);
-        } else {
-          if (requests >= limits.subrequests || applies >= limits.applies) break;
-          const deleted = await deleteCandidate(cycle, store, io, context, item, spend);
-          if (deleted !== "ok") {
-            stop = failed(deleted);
-            break;
-          }
-          applies++;
-          cycle.applies++;
+          finished.add(index);
         }
-        done++;
-      }
-      store.setWork(work.slice(done));
+      };
+      await Promise.all(Array.from({ length: Math.max(1, Math.floor(limits.concurrency ?? 1)) }, handOver));
+      store.setWork(finished.size === work.length ? [] : work.filter((_, index) => !finished.has(index)));
       if (stop) return stop;
-      if (done < work.length) return { state: "continue" };
+      if (finished.size < work.length) return { state: "continue" };
       cycle.failures = 0;
       if (cycle.phase === "deletions") finish(cycle, io.now());
       continue;
@@ -236,6 +291,7 @@ export async function runChunk(cycle: Cycle, store: CycleStore, io: ReconcileIo,
         const listed = toListedChange(context.source, user, context.mapping, io.now());
         if (!listed.ok) {
           cycle.counts.failed++;
+          io.onUser?.({ kind: "invalid", userId: listed.userId, reason: listed.reason });
           continue;
         }
         seen.push(listed.externalId);
@@ -243,16 +299,19 @@ export async function runChunk(cycle: Cycle, store: CycleStore, io: ReconcileIo,
         const plan = planIdentityWrite(listed.identity, holds);
         if (plan.kind === "unchanged") {
           cycle.counts.unchanged++;
+          io.onUser?.({ kind: "unchanged", userId: listed.userId, externalId: listed.externalId });
           continue;
         }
         const action = plan.kind === "create" ? "create" : "update";
-        sample(cycle, { user_id: listed.userId, action, ...(plan.kind === "update" && { fields: plan.fields }) });
+        const fields = plan.kind === "update" ? plan.fields : undefined;
+        sample(cycle, { user_id: listed.userId, action, ...(fields && { fields }) });
         if (cycle.dryRun) {
           cycle.counts[action === "create" ? "created" : "updated"]++;
+          io.onUser?.({ kind: action, userId: listed.userId, externalId: listed.externalId, ...(fields && { fields }), outcome: "dry_run" });
           continue;
         }
         const change: IdentityChange = holds ? listed.change : { ...listed.change, type: "created" };
-        items.push({ kind: "apply", userId: listed.userId, change, orqHolds: holds ? storedFields(holds) : null, action });
+        items.push({ kind: "apply", userId: listed.userId, change, orqHolds: holds ? storedFields(holds) : null, action, ...(fields && { fields }) });
       }
       store.addSeen(cycle.usersPages++, seen);
       cycle.usersCursor = page.next;
@@ -274,6 +333,11 @@ function planDeletions(cycle: Cycle, store: CycleStore, context: ReconcileContex
   const seen = store.seen();
   const candidates = [...store.owned().keys()].filter((externalId) => !seen.has(externalId)).sort();
   if (candidates.length === 0) return;
+  if (context.deletions === false) {
+    cycle.counts.deletions_held_back = candidates.length;
+    cycle.heldBack = "deletions are off";
+    return;
+  }
   // An empty listing is never the truth about a user base that has identities (RECONCILE.md).
   if (cycle.counts.users_seen === 0) {
     cycle.counts.deletions_held_back = candidates.length;
@@ -283,7 +347,8 @@ function planDeletions(cycle: Cycle, store: CycleStore, context: ReconcileContex
   const limit = deletionLimit(cycle.counts.owned_seen, context.maxDeletes);
   if (candidates.length > limit && !cycle.confirmDeletes) {
     cycle.counts.deletions_held_back = candidates.length;
-    cycle.heldBack = `${candidates.length} deletions exceed RECONCILE_MAX_DELETES (${limit}); run POST /admin/reconcile with "confirm_deletes": true to go ahead`;
+    const hint = context.confirmDeletesHint ?? 'run POST /admin/reconcile with "confirm_deletes": true';
+    cycle.heldBack = `${candidates.length} deletions exceed RECONCILE_MAX_DELETES (${limit}); ${hint} to go ahead`;
     return;
   }
   // After the last page's own differences, which are still to be handed over.
@@ -306,18 +371,21 @@ async function deleteCandidate(
     if (!confirmed.gone) {
       // Listed nowhere, yet the provider knows the user: an identity no current mapping makes. Kept.
       cycle.counts.kept++;
+      io.onUser?.({ kind: "kept", userId, externalId: item.externalId });
       return "ok";
     }
   } else if (!store.previousOrphans().has(item.externalId)) {
     // Cannot be confirmed with a read: deleted only when a second complete listing lacks it too.
     cycle.counts.deletions_held_back++;
     cycle.orphans = [...(cycle.orphans ?? []), item.externalId];
+    io.onUser?.({ kind: "held_back", userId: null, externalId: item.externalId });
     return "ok";
   }
   userId ??= item.externalId;
   sample(cycle, { user_id: userId, action: "delete" });
   if (cycle.dryRun) {
     cycle.counts.deleted++;
+    io.onUser?.({ kind: "delete", userId, externalId: item.externalId, outcome: "dry_run" });
     return "ok";
   }
   const { onDelete } = context.mapping;
@@ -333,6 +401,7 @@ async function deleteCandidate(
   const outcome = await io.apply(userId, change, null).catch(() => "unreachable" as const);
   if (outcome === "unreachable") return { reason: `the identity object of ${userId} could not be reached`, retryable: true };
   if (outcome === "recorded") cycle.counts.deleted++;
+  io.onUser?.({ kind: "delete", userId, externalId: item.externalId, outcome });
   return "ok";
 }
 
@@ -349,6 +418,10 @@ function countApplied(cycle: Cycle, action: "create" | "update", outcome: Reconc
 
 function sample(cycle: Cycle, drift: DriftSample): void {
   if (cycle.drift.length < DRIFT_KEPT) cycle.drift.push(drift);
+}
+
+function externalIdOf(change: IdentityChange): string {
+  return change.desired.kind === "present" ? change.desired.identity.external_id : change.desired.externalId;
 }
 
 function storedFields(identity: OrqIdentity): StoredIdentity {

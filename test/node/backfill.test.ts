@@ -3,9 +3,13 @@
  * fakes of their management APIs, which paginate and rate-limit as documented. Where the mapping
  * matters, the backfilled identity is compared with what the real bridge (under `wrangler dev`)
  * makes of a signed webhook carrying the same user.
+ *
+ * The backfill runs the reconcile engine: it reads orq.ai with the identities list filtered by the
+ * provider's tag (shared by every file of this project, so it sees other tests' identities too),
+ * never with a GET per user, and writes only the users that differ.
  */
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, inject, it } from "vitest";
@@ -101,6 +105,25 @@ async function requestsStartingWith(prefix: string, since = 0): Promise<LoggedRe
 
 const writesOf = (requests: LoggedRequest[]) => requests.filter((request) => request.method !== "GET");
 
+/** The identities-list requests (`GET /v2/identities?…`) since `since`. */
+async function listingsSince(since: number): Promise<LoggedRequest[]> {
+  const { requests } = (await emulatorJson("/__emulator/requests")) as { requests: LoggedRequest[] };
+  return requests.filter((request) => request.method === "GET" && request.path.startsWith("/v2/identities?") && request.at >= since);
+}
+
+/**
+ * Narrows the backfill's listing of the identities it owns to those whose external id contains
+ * `prefix` (the emulator's `search`): the emulator is shared, and a test of deletions must not
+ * count other tests' users as gone.
+ */
+function ownedOnly(prefix: string): typeof fetch {
+  return (input, init) => {
+    const url = new URL(String(input));
+    if (url.pathname === "/v2/identities" && url.searchParams.has("filter_by.tags")) url.searchParams.set("search", prefix);
+    return fetch(url, init);
+  };
+}
+
 async function identityOf(externalId: string): Promise<EmulatedIdentity> {
   const response = await fetch(`${orqUrl}/__emulator/identities/${encodeURIComponent(externalId)}`);
   expect(response.status, `orq.ai holds ${externalId}`).toBe(200);
@@ -176,10 +199,82 @@ describe("backfill from Clerk", () => {
     const second = await backfill("clerk", clerkEnv(fake));
 
     expect(second.result).toMatchObject({ status: "completed", counts: { created: 0, updated: 0, unchanged: 120, failed: 0 } });
-    const requests = await requestsStartingWith(prefix, secondStartedAt);
-    expect(requests.length).toBe(120);
-    expect(writesOf(requests)).toEqual([]);
+    // orq.ai is read with the tag listing, not one GET per user, and nobody is written.
+    expect(await requestsStartingWith(prefix, secondStartedAt)).toEqual([]);
+    expect((await listingsSince(secondStartedAt)).some((request) => request.path.includes("filter_by.tags=clerk"))).toBe(true);
     expect(second.printed.at(-1)).toMatch(/completed · create 0 · update 0 · unchanged 120 · failed 0/);
+  });
+
+  it("reads orq.ai with the tag listing and writes only the users that differ (renamed at Clerk, edited or deleted by hand in orq.ai)", async () => {
+    const prefix = uniqueId("user_bfdiff");
+    const users = Array.from({ length: 30 }, (_, index) => clerkUser(`${prefix}_${String(index).padStart(2, "0")}`));
+    const fake = await clerkApi(users);
+    await backfill("clerk", clerkEnv(fake));
+    // Two renamed at Clerk; one identity edited by hand in orq.ai, one deleted there.
+    const renamed = [1, 2].map((index) => ({ ...users[index]!, last_name: `Renamed${index}` }));
+    users.splice(1, 2, ...renamed);
+    fake.users = users;
+    const orqApi = (path: string, init: RequestInit) => fetch(`${orqUrl}/v2/identities/${encodeURIComponent(path)}`, { ...init, headers: { authorization: `Bearer ${DEV_SECRETS.ORQ_API_KEY}`, "content-type": "application/json" } });
+    expect((await orqApi(users[3]!.id, { method: "PATCH", body: JSON.stringify({ display_name: "Edited by hand" }) })).status).toBe(200);
+    expect((await orqApi(users[4]!.id, { method: "DELETE" })).status).toBeLessThan(300);
+
+    // The emulator logs in milliseconds: let the hand edits' millisecond pass.
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const rerunStartedAt = Date.now();
+    const { result } = await backfill("clerk", clerkEnv(fake), { pageSize: 10 });
+
+    expect(result).toMatchObject({ status: "completed", counts: { created: 1, updated: 3, unchanged: 26, failed: 0 } });
+    // Only the four that differ are written (no GET per user), each once.
+    const requests = await requestsStartingWith(prefix, rerunStartedAt);
+    expect(requests.map((request) => `${request.method} ${request.externalId}`).sort()).toEqual(
+      [`PATCH ${users[1]!.id}`, `PATCH ${users[2]!.id}`, `PATCH ${users[3]!.id}`, `POST ${users[4]!.id}`].sort(),
+    );
+    const listings = await listingsSince(rerunStartedAt);
+    expect(listings.length).toBeGreaterThanOrEqual(1);
+    for (const listing of listings.filter((request) => request.path.includes("filter_by.tags=clerk"))) {
+      expect(new URL(listing.path, orqUrl).searchParams.get("limit")).toBe("200");
+    }
+    expect(listings.some((request) => request.path.includes("filter_by.tags=clerk"))).toBe(true);
+    expect(await identityOf(users[3]!.id)).toMatchObject({ display_name: "John Doe" });
+    expect(await identityOf(users[1]!.id)).toMatchObject({ display_name: "John Renamed1" });
+    expect(await identityOf(users[4]!.id)).toMatchObject({ tags: ["clerk", "node-e2e"] });
+  });
+
+  it("deletes nothing unless --delete; with it, users gone from Clerk are deleted (each confirmed by a 404), beyond RECONCILE_MAX_DELETES only with --confirm-deletes", async () => {
+    const prefix = uniqueId("user_bfdel");
+    const users = Array.from({ length: 20 }, (_, index) => clerkUser(`${prefix}_${String(index).padStart(2, "0")}`));
+    const fake = await clerkApi(users);
+    const fetchOwn = ownedOnly(prefix);
+    await backfill("clerk", clerkEnv(fake), { fetch: fetchOwn });
+    const [gone, ...rest] = users;
+    fake.users = rest;
+
+    const kept = await backfill("clerk", clerkEnv(fake), { fetch: fetchOwn });
+    expect(kept.result).toMatchObject({ status: "completed", counts: { unchanged: 19 }, cycle: { counts: { deleted: 0, deletions_held_back: 1 } } });
+    expect(kept.progress).toContain("1 identities tagged clerk in orq.ai belong to no listed user; none was deleted (a backfill deletes only with --delete)");
+    expect(kept.printed.at(-1)).not.toMatch(/delete/);
+    await identityOf(gone!.id);
+
+    const deletedAt = Date.now();
+    const deleting = await backfill("clerk", clerkEnv(fake), { fetch: fetchOwn, delete: true });
+    expect(deleting.result).toMatchObject({ status: "completed", counts: { unchanged: 19 }, cycle: { counts: { deleted: 1, deletions_held_back: 0 } } });
+    expect(deleting.printed.map((line) => line.replace(/\s+/g, " "))).toContain(`deleted ${gone!.id}`);
+    expect(deleting.printed.at(-1)).toMatch(/completed · create 0 · update 0 · unchanged 19 · failed 0 · delete 1 · /);
+    expect(fake.requests().filter((request) => request.path === `/v1/users/${gone!.id}`).map((request) => request.status)).toEqual([404]);
+    expect(writesOf(await requestsStartingWith(prefix, deletedAt)).map((request) => `${request.method} ${request.externalId} ${request.status}`)).toEqual([`DELETE ${gone!.id} 200`]);
+    expect((await fetch(`${orqUrl}/__emulator/identities/${encodeURIComponent(gone!.id)}`)).status).toBe(404);
+
+    // Six more gone: more than RECONCILE_MAX_DELETES (default 5 here), so none is deleted until confirmed.
+    fake.users = rest.slice(6);
+    const held = await backfill("clerk", clerkEnv(fake), { fetch: fetchOwn, delete: true });
+    expect(held.result).toMatchObject({ status: "completed", cycle: { counts: { deleted: 0, deletions_held_back: 6 } } });
+    expect(held.progress).toMatch(/Deletions held back: 6 deletions exceed RECONCILE_MAX_DELETES \(5\); run again with --delete --confirm-deletes to go ahead/);
+    expect(held.printed.at(-1)).toMatch(/ · delete 0 · deletions held back 6 · /);
+    expect(await identitiesStartingWith(prefix)).toHaveLength(19);
+
+    const confirmed = await backfill("clerk", clerkEnv(fake), { fetch: fetchOwn, delete: true, confirmDeletes: true });
+    expect(confirmed.result).toMatchObject({ status: "completed", cycle: { counts: { deleted: 6, deletions_held_back: 0 } } });
+    expect((await identitiesStartingWith(prefix)).map((identity) => identity.external_id).sort()).toEqual(rest.slice(6).map((user) => user.id).sort());
   });
 
   it("--dry-run reports what would be created, updated or left alone, and writes nothing", async () => {
@@ -230,7 +325,7 @@ describe("backfill from Clerk", () => {
 
     expect(first.result).toMatchObject({ status: "stopped", counts: { created: 150, failed: 0 }, checkpointFile: join(checkpointDir, "clerk.json") });
     expect(first.result.reason).toMatch(/Clerk GET \/v1\/users: answered 500 after 3 attempts/);
-    expect(JSON.parse(readFileSync(join(checkpointDir, "clerk.json"), "utf8"))).toMatchObject({ position: { cursor: { offset: 150 }, skip: 0 }, counts: { created: 150 } });
+    expect(JSON.parse(readFileSync(join(checkpointDir, "clerk.json"), "utf8"))).toMatchObject({ cycle: { phase: "users", usersCursor: { offset: 150 }, counts: { created: 150 } }, work: [] });
     expect(first.progress).toMatch(/Checkpoint saved to .*clerk\.json: run the same command again to resume/);
 
     fake.clearFaults();
@@ -262,9 +357,10 @@ describe("backfill from Clerk", () => {
 
     expect(first.result.status).toBe("interrupted");
     const saved = JSON.parse(readFileSync(join(checkpointDir, "clerk.json"), "utf8"));
-    expect(saved.position.cursor).toEqual({ offset: 0 });
-    expect(saved.position.skip).toBeGreaterThanOrEqual(56);
-    expect(saved.counts.created).toBe(saved.position.skip);
+    // The engine's cycle: the one page is listed; what is not written yet is its pending work.
+    expect(saved.cycle).toMatchObject({ phase: "deletions", usersPages: 1 });
+    expect(saved.cycle.counts.created).toBeGreaterThanOrEqual(56);
+    expect(saved.cycle.counts.created + saved.work.length).toBe(200);
     expect(posts).toBeLessThan(200);
 
     const second = await backfill("clerk", clerkEnv(fake), { checkpointDir });
@@ -335,7 +431,17 @@ describe("backfill from Clerk", () => {
   it("stops at once, keeping the checkpoint, when orq.ai rejects the API key", async () => {
     const prefix = uniqueId("user_bfkey");
     const fake = await clerkApi(Array.from({ length: 50 }, (_, index) => clerkUser(`${prefix}_${index}`)));
-    const faultRule = { externalIdPrefix: prefix, method: "GET", faults: [{ status: 401 }] };
+
+    // The first orq.ai request is the identities list: rejected there, nothing else is tried.
+    const rejectingList: typeof fetch = async (input, init) =>
+      new URL(String(input)).pathname === "/v2/identities" ? new Response(JSON.stringify({ message: "Unauthorized" }), { status: 401 }) : fetch(input, init);
+    const listed = await backfill("clerk", clerkEnv(fake), { fetch: rejectingList });
+    expect(listed.result).toMatchObject({ status: "stopped", counts: { created: 0, updated: 0, unchanged: 0, failed: 0 }, checkpointFile: expect.stringMatching(/clerk\.json$/) });
+    expect(listed.result.reason).toMatch(/^orq\.ai identities list: orq\.ai rejected the API key \(401\): check ORQ_API_KEY/);
+    expect(fake.requests().filter((request) => request.path === "/v1/users")).toHaveLength(1);
+
+    // Rejected on the writes: each worker finds out once.
+    const faultRule = { externalIdPrefix: prefix, method: "POST", faults: [{ status: 401 }] };
     expect((await fetch(`${orqUrl}/__emulator/faults`, { method: "POST", body: JSON.stringify({ rules: [faultRule] }) })).status).toBe(200);
     const checkpointDir = tempDir();
 
@@ -385,6 +491,13 @@ describe("backfill from Clerk", () => {
     });
     expect(await runBackfill({ provider: "clerk", env: { ...clerkEnv(fake), ORQ_API_URL: orqUrl }, ...quiet })).toEqual({ status: "not_started", problem: "ORQ_API_KEY is not set" });
     expect(await runBackfill({ provider: "okta-nope", env: base, ...quiet })).toMatchObject({ status: "not_started", problem: expect.stringContaining("unknown provider") });
+    // A checkpoint of the backfill before it ran the reconcile engine cannot be resumed.
+    const checkpointDir = tempDir();
+    writeFileSync(join(checkpointDir, "clerk.json"), JSON.stringify({ version: 1, provider: "clerk", settings: {}, position: { cursor: { offset: 500 }, skip: 0 }, counts: {} }));
+    expect(await runBackfill({ provider: "clerk", env: { ...base, ...clerkEnv(fake) }, checkpointDir, ...quiet })).toEqual({
+      status: "not_started",
+      problem: expect.stringMatching(/clerk\.json was saved by an earlier version of the backfill and cannot be resumed; start over with --restart/),
+    });
   });
 
   it("backfills 2,000 users across four 500-user pages (the measured rate is printed)", async () => {
@@ -491,8 +604,10 @@ describe("backfill from Auth0", () => {
 
     expect(first.result.status).toBe("interrupted");
     const saved = JSON.parse(readFileSync(join(checkpointDir, "auth0.json"), "utf8"));
-    expect(saved.position.cursor).toMatchObject({ kind: "export", line: 500 });
-    expect(saved.position.skip).toBeGreaterThanOrEqual(190);
+    // The second 500-user page of the export is listed and partly written.
+    expect(saved.cycle.usersCursor).toMatchObject({ kind: "export", line: 1000 });
+    expect(saved.cycle.counts.created).toBeGreaterThanOrEqual(690);
+    expect(saved.cycle.counts.created + saved.work.length).toBe(1000);
     const jobsBefore = fake.requests().filter((request) => request.path === "/api/v2/jobs/users-exports").length;
     expect(jobsBefore).toBe(1);
 
@@ -531,7 +646,7 @@ describe("backfill from Auth0", () => {
     expect(first.result).toMatchObject({ status: "stopped", counts: { created: 300, failed: 0 } });
     expect(first.result.reason).toMatch(/Auth0 GET \/api\/v2\/users: answered 500 after 3 attempts/);
     const saved = JSON.parse(readFileSync(join(checkpointDir, "auth0.json"), "utf8"));
-    expect(saved.position).toMatchObject({ cursor: { kind: "created_at", page: 3, perPage: 100 }, skip: 0 });
+    expect(saved).toMatchObject({ cycle: { phase: "users", usersCursor: { kind: "created_at", page: 3, perPage: 100 } }, work: [] });
 
     fake.clearFaults();
     const second = await backfill("auth0", auth0Env(fake), { checkpointDir });

@@ -93,12 +93,33 @@ async function openExport(client: Auth0Client, context: SourceContext, resumeJob
   const file = exportFile(context.stateDir, jobId);
   const total = await countRecords(file);
   const id = jobId;
+  const pageSize = context.pageSize ?? EXPORT_PAGE;
+  // Pages are read in order: a request for where the reader stands continues it, any other opens the file again.
+  let reader: { line: number; pages: AsyncGenerator<UserPage> } | undefined;
   return {
     ok: true,
     source: {
       total,
       identity: await client.account(),
-      pages: () => readExportPages(file, id, resumeJobId && typeof context.resumeFrom?.line === "number" ? context.resumeFrom.line : 0, context.pageSize ?? EXPORT_PAGE),
+      start: { kind: "export", jobId: id, line: 0 },
+      async listPage(cursor) {
+        const line = cursor === undefined ? 0 : cursor.kind === "export" && cursor.jobId === id && typeof cursor.line === "number" ? cursor.line : undefined;
+        if (line === undefined) return { ok: false, reason: `cannot continue from ${JSON.stringify(cursor)} in Auth0 export ${id}; start over with --restart`, interrupted: false };
+        if (reader?.line !== line) {
+          void reader?.pages.return(undefined);
+          reader = { line, pages: readExportPages(file, id, line, pageSize, total) };
+        }
+        try {
+          const step = await reader.pages.next();
+          const page: UserPage = step.done ? { ok: true, users: [], cursor: { kind: "export", jobId: id, line }, next: null, requests: 0 } : step.value;
+          reader.line = typeof page.next?.line === "number" ? page.next.line : -1;
+          return page;
+        } catch (error) {
+          reader = undefined;
+          return { ok: false, reason: `cannot read the Auth0 export ${file}: ${(error as Error).message}`, interrupted: false };
+        }
+      },
+      confirmGone: (userId) => withRetries((ctx) => client.confirmGone(userId, ctx), api),
       cleanUp: () => rm(file, { force: true }),
     },
   };
@@ -179,12 +200,15 @@ async function countRecords(file: string): Promise<number> {
   return count;
 }
 
-/** NDJSON records `from` on, in pages; the cursor is the record number. */
-async function* readExportPages(file: string, jobId: string, from: number, pageSize: number): AsyncGenerator<UserPage | ListingFailure> {
+/** NDJSON records `from` on, in pages; the cursor is the record number, and the page reaching `total` is the last. */
+async function* readExportPages(file: string, jobId: string, from: number, pageSize: number, total: number): AsyncGenerator<UserPage> {
   let index = 0;
   let start = from;
   let users: unknown[] = [];
-  const page = (): UserPage => ({ ok: true, cursor: { kind: "export", jobId, line: start }, next: { kind: "export", jobId, line: start + users.length }, users, requests: 0 });
+  const page = (): UserPage => {
+    const end = start + users.length;
+    return { ok: true, cursor: { kind: "export", jobId, line: start }, next: end >= total ? null : { kind: "export", jobId, line: end }, users, requests: 0 };
+  };
   for await (const line of createInterface({ input: createReadStream(file), crlfDelay: Infinity })) {
     if (!line.trim()) continue;
     if (index++ < from) continue;

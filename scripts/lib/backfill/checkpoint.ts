@@ -1,11 +1,13 @@
 /**
- * The checkpoint file (`.backfill/<provider>.json`): where listing resumes and what was already
- * done, written atomically after every page, every few seconds within a page, and on Ctrl-C.
- * A completed backfill removes it, so the next run starts from the beginning (and, comparing with
- * orq.ai, writes only what changed).
+ * The checkpoint file (`.backfill/<provider>.json`): the reconcile engine's cycle (its phase,
+ * cursors and counts) and the differences still to write, written atomically between the engine's
+ * chunks after every page, every few seconds within a page, and on Ctrl-C. The pages the cycle
+ * listed are kept beside it (cycle-store.ts). A completed backfill removes both, so the next run
+ * starts from the beginning (and, comparing with orq.ai, writes only what changed).
  */
 import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import type { Cycle, WorkItem } from "../../../src/reconcile/engine";
 import type { Cursor } from "./user-source";
 
 export interface OutcomeCounts {
@@ -20,8 +22,10 @@ export interface FailedUser {
   reason: string;
 }
 
+export const CHECKPOINT_VERSION = 2;
+
 export interface Checkpoint {
-  version: 1;
+  version: typeof CHECKPOINT_VERSION;
   provider: string;
   /**
    * What the run was made against (source account, orq.ai URL, mapping): resuming against
@@ -30,10 +34,14 @@ export interface Checkpoint {
   settings: CheckpointSettings;
   startedAt: string;
   savedAt: string;
-  /** Listing resumes at `cursor`, skipping its first `skip` users (done before the interruption). */
-  position: { cursor: Cursor | undefined; skip: number };
-  /** Outcomes of every user before `position`. */
-  counts: OutcomeCounts;
+  /** Whether the run deletes (`--delete`); a checkpoint resumes only the same way. */
+  deletions: boolean;
+  /** Where the listing opens again from its beginning (an Auth0 export job); see BackfillListing.start. */
+  listingStart?: Cursor;
+  /** The engine's cycle: phase, the orq.ai and provider cursors, and the counts so far. */
+  cycle: Cycle;
+  /** Differences (or deletion candidates) planned and not yet written. */
+  work: WorkItem[];
   /** The first MAX_RECORDED_FAILURES failed users, for the final report. */
   failures: FailedUser[];
 }
@@ -60,20 +68,28 @@ export async function loadCheckpoint(file: string): Promise<LoadedCheckpoint> {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return { kind: "none" };
     return { kind: "unreadable", problem: `cannot read ${file}: ${(error as Error).message}` };
   }
+  let parsed: Partial<Omit<Checkpoint, "version">> & { version?: unknown };
   try {
-    const parsed = JSON.parse(text) as Partial<Checkpoint>;
-    if (parsed.version !== 1 || !parsed.position || !parsed.counts || !parsed.settings) throw new Error("not a backfill checkpoint");
-    return { kind: "found", checkpoint: { failures: [], ...parsed } as Checkpoint };
+    parsed = JSON.parse(text) as typeof parsed;
   } catch (error) {
     return { kind: "unreadable", problem: `${file} is not a backfill checkpoint (${(error as Error).message}); remove it or run with --restart` };
   }
+  if (parsed.version === 1) {
+    // Before the backfill ran the reconcile engine: its position cannot be carried over.
+    return { kind: "unreadable", problem: `${file} was saved by an earlier version of the backfill and cannot be resumed; start over with --restart (users already in orq.ai are found unchanged and cost no write)` };
+  }
+  if (parsed.version !== CHECKPOINT_VERSION || !parsed.cycle || !Array.isArray(parsed.work) || !parsed.settings) {
+    return { kind: "unreadable", problem: `${file} is not a backfill checkpoint; remove it or run with --restart` };
+  }
+  return { kind: "found", checkpoint: { failures: [], deletions: false, ...parsed } as Checkpoint };
 }
 
 /** Written to a temporary file and renamed, so an interruption mid-write never leaves half a checkpoint. */
 export async function saveCheckpoint(file: string, checkpoint: Checkpoint): Promise<void> {
   await mkdir(join(file, ".."), { recursive: true });
   const temporary = `${file}.${process.pid}.tmp`;
-  await writeFile(temporary, `${JSON.stringify(checkpoint, null, 2)}\n`);
+  // It holds the pending identities (names, email addresses): for its owner only.
+  await writeFile(temporary, `${JSON.stringify(checkpoint)}\n`, { mode: 0o600 });
   await rename(temporary, file);
 }
 

@@ -1,7 +1,9 @@
 /**
- * What orq.ai holds for one identity (`GET /v2/identities/{id}`), for the backfill to compare with
- * what the webhook mapping wants (src/reconcile/identity-diff.ts). The bridge's orq client answers
- * by status only; here the body is needed, so this one read has its own small, tolerant parser.
+ * What orq.ai holds for one identity (`GET /v2/identities/{id}`), for `npm run doctor` to compare
+ * with what the webhook mapping wants (src/reconcile/identity-diff.ts). (The backfill reads orq.ai
+ * with the reconcile engine's tag listing instead, src/reconcile/orq-listing.ts.) The bridge's orq
+ * client answers by status only; here the body is needed, so this one read has its own small,
+ * tolerant parser.
  */
 import { parseRetryAfter, type OrqFailure } from "../../../src/deliver/orq-client";
 import type { StoredIdentity } from "../../../src/reconcile/identity-diff";

@@ -1,8 +1,8 @@
 /**
- * The bridge's user sources (src/reconcile/sources/) as the backfill lists them: the same one page
- * per call the Worker makes, with the waiting a CLI can afford in between. A 429 waits what the
- * API asks (`Retry-After` / `X-RateLimit-Reset`), 5xx and network errors back off and try again,
- * anything else stops the listing with the reason the source gave.
+ * The bridge's user sources (src/reconcile/sources/) as the backfill lists them for the reconcile
+ * engine: the same one page per call the Worker makes, with the waiting a CLI can afford in
+ * between. A 429 waits what the API asks (`Retry-After` / `X-RateLimit-Reset`), 5xx and network
+ * errors back off and try again, anything else stops the listing with the reason the source gave.
  */
 import type { Cursor, SourceFailure, UserSource, UserSourceClient, UserSourceContext } from "../../../src/reconcile/user-source";
 import { backoffDelayMs, sleep, type RetryPolicy } from "./rate-limit";
@@ -44,9 +44,8 @@ export async function withRetries<T extends { ok: true }>(attempt: (ctx: UserSou
 export function backfillFrom(source: UserSource): BackfillProvider {
   return {
     name: source.name,
-    webhook: source.webhook,
+    source,
     envHelp: source.envHelp,
-    toWebhook: (user, now) => source.toWebhook(user, now),
     async open(context) {
       const configured = source.configure(context.env, context.pageSize === undefined ? {} : { pageSize: context.pageSize });
       if (!configured.ok) return { ok: false, problem: configured.problem };
@@ -57,28 +56,32 @@ export function backfillFrom(source: UserSource): BackfillProvider {
 
 /**
  * Lists the first page (from the checkpoint's cursor) before anything else, so wrong credentials
- * stop the backfill before it starts; then page after page, following each page's `next`.
+ * stop the backfill before it starts; the engine's first request for that cursor is then answered
+ * with it, and every later one asks the API.
  */
 export async function openListing(client: UserSourceClient, context: SourceContext): Promise<OpenedSource> {
   const { api } = context;
   const first = await withRetries((ctx) => client.listPage(context.resumeFrom, ctx), api);
   if (!first.ok) return { ok: false, problem: first.reason, interrupted: first.interrupted };
   const total = client.total ? await withRetries((ctx) => client.total!(ctx), api) : undefined;
+  let opening: UserPage | undefined = first;
   return {
     ok: true,
     source: {
       // A count that failed only costs the progress bar.
       total: (total?.ok ? total.total : undefined) ?? first.total,
       identity: await client.account(),
-      async *pages(): AsyncGenerator<UserPage | ListingFailure> {
-        for (let page: UserPage | ListingFailure = first; ; ) {
-          if (page.ok && page.warning) context.note(`Warning: ${page.warning}`);
-          yield page;
-          if (!page.ok || page.next === null) return;
-          const next: Cursor = page.next;
-          page = await withRetries((ctx): Promise<UserPage | SourceFailure> => client.listPage(next, ctx), api);
-        }
+      start: undefined,
+      async listPage(cursor) {
+        const page = opening && sameCursor(cursor, context.resumeFrom) ? opening : undefined;
+        opening = undefined;
+        return page ?? withRetries((ctx) => client.listPage(cursor, ctx), api);
       },
+      confirmGone: (userId) => withRetries((ctx) => client.confirmGone(userId, ctx), api),
     },
   };
+}
+
+export function sameCursor(a: Cursor | undefined, b: Cursor | undefined): boolean {
+  return JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
 }

@@ -1,89 +1,68 @@
 /**
- * One listed user → orq.ai, through exactly the path a webhook takes: the provider's webhook body
- * around the user, the bridge's plug-in `normalise`, `toDesiredIdentity` with the operator's
- * mapping, then `syncIdentity` with the bridge's orq client. Before writing, the identity orq.ai
- * already holds is read and compared, so users that are already right cost one GET and no write.
+ * The backfill's side of orq.ai, for the reconcile engine it runs (src/reconcile/engine.ts): the
+ * identities the bridge owns, listed by the provider's tag (`listOwnedIdentities`, the Worker's
+ * listing), and each difference the engine finds written with the bridge's own `syncIdentity`.
+ * A CLI has no Durable Objects: it is the operator's direct path to orq.ai, so a difference is
+ * written here rather than handed to the user's identity object, with the waits a CLI can afford:
+ * 5xx and network errors retried with backoff, a 429 waited out for every worker at once.
  */
 import type { OrqClient, OrqFailure } from "../../../src/deliver/orq-client";
-import { CreateIdentityRequest } from "../../../src/deliver/orq-schemas";
 import { syncIdentity } from "../../../src/deliver/sync-identity";
-import { describeIssue } from "../../../src/describe-issue";
-import { toDesiredIdentity, type MappingOptions } from "../../../src/identity/to-orq-identity";
-import { planIdentityWrite } from "../../../src/reconcile/identity-diff";
-import { lookUpOrqIdentity, type OrqReadOptions } from "./orq-identity-plan";
+import type { IdentityChange } from "../../../src/record/identity-change";
+import type { ReconcileOutcome } from "../../../src/reconcile/engine";
+import type { StoredIdentity } from "../../../src/reconcile/identity-diff";
+import { listOwnedIdentities, type OrqIdentityPage, type OrqListOptions } from "../../../src/reconcile/orq-listing";
 import { backoffDelayMs, sleep, type RateLimitGate, type RetryPolicy } from "./rate-limit";
-import type { BackfillProvider } from "./user-source";
 
-export type UserOutcome =
-  | { kind: "created"; externalId: string }
-  | { kind: "updated"; externalId: string; fields: string[] }
-  | { kind: "unchanged"; externalId: string }
-  | { kind: "failed"; userId: string; reason: string }
-  /** Not done, and nothing more should be tried: Ctrl-C, or orq.ai rejects the API key. */
-  | { kind: "stopped"; reason: string };
-
-export interface UserSyncContext {
-  provider: BackfillProvider;
-  mapping: MappingOptions;
+export interface OrqContext {
   orq: OrqClient;
-  read: OrqReadOptions;
+  list: OrqListOptions;
   /** Shared by every worker: one 429 from orq.ai pauses them all. */
   gate: RateLimitGate;
   retry: RetryPolicy;
-  dryRun: boolean;
   signal?: AbortSignal;
-  now(): number;
   onWait?(ms: number, why: string): void;
 }
 
-export async function backfillUser(user: unknown, context: UserSyncContext): Promise<UserOutcome> {
-  const now = context.now();
-  const webhook = context.provider.toWebhook(user, now);
-  const normalised = context.provider.webhook.normalise(webhook.body, { deliveryId: webhook.deliveryId, receivedAt: now });
-  if (normalised.kind !== "events") {
-    const why = normalised.kind === "ignored" ? `ignored as ${normalised.eventType}` : normalised.problem;
-    return { kind: "failed", userId: webhook.userId, reason: `not a valid ${context.provider.name} user: ${why}` };
-  }
-  const [event] = normalised.events;
-  const desired = event && toDesiredIdentity(event, context.mapping);
-  if (!desired || desired.kind !== "present") return { kind: "failed", userId: webhook.userId, reason: "the mapping produced no identity" };
-  // Checked here (the client checks again) so an over-long external_id is named before any request.
-  const valid = CreateIdentityRequest.safeParse(desired.identity);
-  if (!valid.success) return { kind: "failed", userId: webhook.userId, reason: `invalid identity: ${describeIssue(valid.error)}` };
-  const externalId = desired.identity.external_id;
+/** Given up on: `stop` when nothing more should be tried (interrupted, or orq.ai rejects the API key). */
+export type GaveUp = { ok: false; stop: boolean; interrupted: boolean; reason: string };
 
-  const lookup = await withOrqRetries(() => lookUpOrqIdentity(context.read, externalId), context);
-  if (!lookup.ok) return lookup.stop ? { kind: "stopped", reason: lookup.reason } : { kind: "failed", userId: webhook.userId, reason: lookup.reason };
-  const plan = planIdentityWrite(desired.identity, lookup.identity);
-  if (plan.kind === "unchanged") return { kind: "unchanged", externalId };
-  const outcome: UserOutcome = plan.kind === "create" ? { kind: "created", externalId } : { kind: "updated", externalId, fields: plan.fields };
-  if (context.dryRun) return outcome;
-
-  const written = await withOrqRetries(() => syncIdentity(context.orq, desired, { existsInOrq: plan.kind === "update", preferCreate: true }), context);
-  if (!written.ok) return written.stop ? { kind: "stopped", reason: written.reason } : { kind: "failed", userId: webhook.userId, reason: written.reason };
-  return outcome;
+/** One page of the identities tagged `tag`, retried like a write. */
+export function listOwnedPage(context: OrqContext, tag: string, cursor: string | undefined): Promise<OrqIdentityPage | GaveUp> {
+  return withOrqRetries<OrqIdentityPage>(() => listOwnedIdentities(context.list, tag, cursor), context);
 }
 
-type GaveUp = { ok: false; stop: boolean; reason: string };
+/**
+ * Makes orq.ai hold what `change` says (an identity, or a deletion per ORQ_ON_DELETE). `recorded`
+ * once orq.ai took it, `failed` when it refused or kept failing; a GaveUp with `stop` is thrown
+ * (the engine keeps the difference for the next run).
+ */
+export async function writeChange(context: OrqContext, change: IdentityChange, orqHolds: StoredIdentity | null, onFailed: (reason: string) => void): Promise<ReconcileOutcome> {
+  const written = await withOrqRetries(() => syncIdentity(context.orq, change.desired, { existsInOrq: orqHolds !== null, preferCreate: true }), context);
+  if (written.ok) return "recorded";
+  if (written.stop) throw written;
+  onFailed(written.reason);
+  return "failed";
+}
 
 /**
  * Retries what orq.ai says can be retried (network, 5xx, 429), waiting at least its `Retry-After`
  * and pausing every worker meanwhile. A rejected API key stops the backfill: every other user
  * would fail the same way.
  */
-async function withOrqRetries<T extends { ok: true }>(attempt: () => Promise<T | (OrqFailure & { ok: false })>, context: UserSyncContext): Promise<T | GaveUp> {
-  const interrupted: GaveUp = { ok: false, stop: true, reason: "interrupted" };
+export async function withOrqRetries<T extends { ok: true }>(attempt: () => Promise<T | (OrqFailure & { ok: false })>, context: OrqContext): Promise<T | GaveUp> {
+  const interrupted: GaveUp = { ok: false, stop: true, interrupted: true, reason: "interrupted" };
   for (let tries = 1; ; tries++) {
     if (!(await context.gate.passage(context.signal))) return interrupted;
     const result = await attempt();
     if (result.ok) return result;
     // A request cut short by Ctrl-C looks like a network error: not a reason to wait and retry.
     if (context.signal?.aborted) return interrupted;
-    if (result.authProblem) return { ok: false, stop: true, reason: result.reason };
+    if (result.authProblem) return { ok: false, stop: true, interrupted: false, reason: result.reason };
     const retriesLeft = result.retryable && tries < context.retry.attempts;
-    if (!retriesLeft) return { ok: false, stop: false, reason: tries > 1 ? `${result.reason} (after ${tries} attempts)` : result.reason };
+    if (!retriesLeft) return { ok: false, stop: false, interrupted: false, reason: tries > 1 ? `${result.reason} (after ${tries} attempts)` : result.reason };
     if (result.retryAfterMs !== undefined && result.retryAfterMs > context.retry.maxWaitMs) {
-      return { ok: false, stop: false, reason: `${result.reason}, asked to wait ${Math.round(result.retryAfterMs / 1000)} s` };
+      return { ok: false, stop: false, interrupted: false, reason: `${result.reason}, asked to wait ${Math.round(result.retryAfterMs / 1000)} s` };
     }
     if (result.retryAfterMs !== undefined) context.gate.closeFor(result.retryAfterMs);
     const delay = backoffDelayMs(tries, context.retry, result.retryAfterMs);

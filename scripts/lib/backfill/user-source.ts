@@ -1,11 +1,10 @@
 /**
- * The shape every provider's backfill has: its users listed page by page from a resumable cursor
- * (by the bridge's own source, src/reconcile/sources/, unless the CLI has a way of its own such as
- * Auth0's export job), and each listed user wrapped in the webhook body the provider would send,
- * so the bridge's plug-in (src/providers/<name>.ts) maps it.
+ * The shape every provider's backfill has: the bridge's user source (src/reconcile/sources/), whose
+ * `toListedChange` mapping and listing the reconcile engine uses, and a way to open its listing
+ * from a resumable cursor (by the source itself, unless the CLI has a way of its own such as
+ * Auth0's export job) with the waits a CLI can afford.
  */
-import type { WebhookProvider } from "../../../src/providers/provider";
-import type { Cursor, UserPage } from "../../../src/reconcile/user-source";
+import type { Cursor, UserPage, UserSource } from "../../../src/reconcile/user-source";
 import type { ApiContext } from "./source-listing";
 
 export type { Cursor, UserPage };
@@ -27,10 +26,17 @@ export interface BackfillListing {
    */
   identity: string;
   /**
-   * Pages from where the listing was opened (`SourceContext.resumeFrom`), oldest users first. A
-   * listing that fails for good yields its failure and ends.
+   * A cursor that opens this same listing again from its beginning (an export job's file), kept in
+   * the checkpoint; undefined when a new listing is as good (the API's own pages).
    */
-  pages(): AsyncGenerator<UserPage | ListingFailure, void, undefined>;
+  start: Cursor | undefined;
+  /**
+   * One page from `cursor` (undefined: the beginning), oldest users first, waiting out rate limits
+   * and retrying what can be retried; a failure is final (or an interruption).
+   */
+  listPage(cursor: Cursor | undefined): Promise<UserPage | ListingFailure>;
+  /** Whether the provider answers "no such user" for this id (a deletion's confirmation), with the same waits. */
+  confirmGone(userId: string): Promise<{ ok: true; gone: boolean; requests: number } | ListingFailure>;
   /** Removes what the listing left on disk (an export file) once the backfill is complete. */
   cleanUp?(): Promise<void>;
 }
@@ -56,14 +62,13 @@ export interface SourceContext {
 export interface BackfillProvider {
   /** Same name as the bridge's plug-in and route. */
   readonly name: string;
-  /** The bridge's webhook plug-in whose `normalise` maps the users. */
-  readonly webhook: WebhookProvider;
+  /** The bridge's user source: the reconcile engine maps its users (`toListedChange`) and confirms deletions with it. */
+  readonly source: UserSource;
   /** Env variables it reads, for the usage text. */
   readonly envHelp: readonly string[];
-  open(context: SourceContext): Promise<OpenedSource>;
   /**
-   * The webhook request the provider would send about this user's current state: its parsed body
-   * and the delivery id the verifier would have found (for schemes that carry it in a header).
+   * Opens the listing where `context.resumeFrom` says, reading the first page right away so wrong
+   * credentials stop the backfill before it starts.
    */
-  toWebhook(user: unknown, now: number): { body: unknown; deliveryId: string; userId: string };
+  open(context: SourceContext): Promise<OpenedSource>;
 }
