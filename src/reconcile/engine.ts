@@ -25,7 +25,7 @@
  * once (`limits.concurrency`), whether deletions run at all (`context.deletions`), when a chunk is
  * cut short (`limits.signal`), and what they show per user (`io.onUser`).
  */
-import type { MappingOptions } from "../identity/to-orq-identity";
+import { DELETED_TAG, type MappingOptions } from "../identity/to-orq-identity";
 import type { IdentityChange, RecordOutcome } from "../record/identity-change";
 import { planIdentityWrite, type StoredIdentity } from "./identity-diff";
 import { toListedChange } from "./listed-user";
@@ -331,7 +331,13 @@ export async function runChunk(cycle: Cycle, store: CycleStore, io: ReconcileIo,
 function planDeletions(cycle: Cycle, store: CycleStore, context: ReconcileContext): void {
   cycle.phase = "deletions";
   const seen = store.seen();
-  const candidates = [...store.owned().keys()].filter((externalId) => !seen.has(externalId)).sort();
+  // ORQ_ON_DELETE=ignore leaves orq.ai alone; with `tag`, an identity already tagged deleted is done.
+  const { onDelete } = context.mapping;
+  if (onDelete === "ignore") return;
+  const candidates = [...store.owned()]
+    .filter(([externalId, identity]) => !seen.has(externalId) && !(onDelete === "tag" && identity.tags?.includes(DELETED_TAG)))
+    .map(([externalId]) => externalId)
+    .sort();
   if (candidates.length === 0) return;
   if (context.deletions === false) {
     cycle.counts.deletions_held_back = candidates.length;
@@ -406,7 +412,7 @@ async function deleteCandidate(
 }
 
 function deletedTags(context: ReconcileContext): string[] {
-  return [...new Set([context.source.name, ...context.mapping.tags, "deleted"])];
+  return [...new Set([context.source.name, ...context.mapping.tags, DELETED_TAG])];
 }
 
 function countApplied(cycle: Cycle, action: "create" | "update", outcome: ReconcileOutcome): void {
