@@ -111,8 +111,17 @@ export interface CycleStore {
   previousOrphans(): Set<string>;
 }
 
+/** Not a failure: the call may not go out yet (the workspace's scheduler serves live changes first). */
+export interface NotYet {
+  ok: false;
+  notYet: true;
+  reason: string;
+  retryAfterMs: number;
+  requests: 0;
+}
+
 export interface ReconcileIo {
-  listOwned(cursor: string | undefined): Promise<OrqIdentityPage | OrqListFailure>;
+  listOwned(cursor: string | undefined): Promise<OrqIdentityPage | OrqListFailure | NotYet>;
   listUsers(cursor: Cursor | undefined): Promise<UserPage | SourceFailure>;
   confirmGone(userId: string): Promise<{ ok: true; gone: boolean; requests: number } | SourceFailure>;
   /** Hands one difference to the user's identity object (the per-user path). */
@@ -269,6 +278,7 @@ export async function runChunk(cycle: Cycle, store: CycleStore, io: ReconcileIo,
     if (cycle.phase === "owned") {
       const page = await io.listOwned(cycle.ownedCursor ?? undefined);
       spend(page.requests);
+      if (!page.ok && "notYet" in page) return { state: "wait", waitMs: page.retryAfterMs };
       if (!page.ok) return failed({ ...page, reason: `orq.ai identities list: ${page.reason}` });
       cycle.failures = 0;
       store.addOwned(cycle.ownedPages++, page.identities);

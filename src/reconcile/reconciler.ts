@@ -4,6 +4,8 @@ import { logLine } from "../log";
 import { identityObjectName } from "../record/identity-change";
 import { newCycle, runChunk, type Cycle, type CycleStore, type CycleTrigger, type ReconcileIo, type WorkItem } from "./engine";
 import { listOwnedIdentities, type OrqIdentity } from "./orq-listing";
+import { SCHEDULER_NAME, type PermitStub, type RateHeaders } from "../deliver/delivery-scheduler";
+import { readRateHeaders } from "../deliver/rate-headers";
 import { userSources } from "./sources/registry";
 import type { UserSource, UserSourceContext } from "./user-source";
 
@@ -46,6 +48,8 @@ const MAX_FAILURES = 6;
 /** Identity-object calls per chunk (subrequests to internal services: 1,000 per invocation on Free). */
 const APPLIES_PER_CHUNK = 400;
 const PROVIDER_TIMEOUT_MS = 15_000;
+/** When the scheduler said not yet: ask again this much later. */
+const NOT_YET_MS = 2_000;
 
 interface JsonRow extends Record<string, SqlStorageValue> {
   data: string;
@@ -137,10 +141,35 @@ export class Reconciler extends DurableObject<Env> {
     const sourceContext: UserSourceContext = { fetch: (input, init) => fetch(input, init), timeoutMs: PROVIDER_TIMEOUT_MS };
     const orqKey = config.orq.apiKey;
     const io: ReconcileIo = {
-      listOwned: async (cursor) =>
-        orqKey
-          ? listOwnedIdentities({ baseUrl: config.orq.baseUrl, apiKey: orqKey, timeoutMs: config.orq.timeoutMs, fetch: (input, init) => fetch(input, init) }, cycle.provider, cursor)
-          : { ok: false, kind: "failed", retryable: false, authProblem: true, reason: "ORQ_API_KEY is not set", requests: 1 },
+      listOwned: async (cursor) => {
+        if (!orqKey) return { ok: false, kind: "failed", retryable: false, authProblem: true, reason: "ORQ_API_KEY is not set", requests: 1 };
+        // orq.ai reads are calls like any other: through the workspace's scheduler, after live changes.
+        const permit = await this.orqPermit(cycle, config.orq);
+        if (permit === "not_yet") return { ok: false, notYet: true, reason: "live changes first", retryAfterMs: NOT_YET_MS, requests: 0 };
+        const observed: { rate?: RateHeaders } = {};
+        const page = await listOwnedIdentities(
+          {
+            baseUrl: config.orq.baseUrl, apiKey: orqKey, timeoutMs: config.orq.timeoutMs,
+            fetch: async (input, init) => {
+              const response = await fetch(input, init);
+              observed.rate = readRateHeaders(response.headers) ?? observed.rate;
+              return response;
+            },
+          },
+          cycle.provider,
+          cursor,
+        );
+        await permit
+          ?.finish({
+            calls: 1,
+            outcome: page.ok ? "ok" : page.authProblem ? "auth" : page.retryable ? "failed" : "refused",
+            status: page.ok ? 200 : page.status,
+            retryAfterMs: page.ok ? undefined : page.retryAfterMs,
+            rate: observed.rate,
+          })
+          .catch(() => undefined);
+        return page;
+      },
       listUsers: (cursor) => client.listPage(cursor, sourceContext),
       confirmGone: (userId) => client.confirmGone(userId, sourceContext),
       apply: (userId, change, orqHolds) => this.env.IDENTITY_SYNC.getByName(identityObjectName(cycle.provider, userId)).reconcile(change, orqHolds),
@@ -164,6 +193,27 @@ export class Reconciler extends DurableObject<Env> {
     this.save("current", cycle);
     await this.setAlarm(Date.now() + (result.state === "wait" ? result.waitMs : 0));
     if (result.state === "wait") logLine({ msg: "reconcile_wait", provider: cycle.provider, cycle: cycle.id, wait_ms: result.waitMs, reason: cycle.lastFailure });
+  }
+
+  /**
+   * A background permit from the workspace's scheduler for one orq.ai read: `not_yet` while live
+   * changes wait or reconcile work has used its half of the pace (the next chunk asks again);
+   * undefined when the scheduler cannot be reached (the read goes anyway, as deliveries do).
+   */
+  private async orqPermit(cycle: Cycle, orq: { timeoutMs: number; maxConcurrency: number; ratePerMinute: number | undefined }): Promise<PermitStub | "not_yet" | undefined> {
+    try {
+      const answer = await this.env.ORQ_SCHEDULER.getByName(SCHEDULER_NAME).acquire({
+        name: `reconcile:${cycle.provider}`,
+        since: cycle.startedAt,
+        maxConcurrency: orq.maxConcurrency,
+        ceilingPerMinute: orq.ratePerMinute,
+        permitMs: orq.timeoutMs + 5_000,
+        background: true,
+      });
+      return "permit" in answer ? (answer.permit as unknown as PermitStub) : "not_yet";
+    } catch {
+      return undefined;
+    }
   }
 
   /** A cycle ended: one log line with its counts, kept as the last (and last complete) cycle. */

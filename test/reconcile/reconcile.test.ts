@@ -294,12 +294,18 @@ describe("cost", () => {
     const clerkBefore = (await providerRequests("clerk")).length;
     const orqBefore = (await orqRequests()).length;
     const usageBefore = await reconciler("clerk").usage();
+    const workspaceScheduler = env.ORQ_SCHEDULER.getByName("orq-workspace");
+    const schedulerBefore = await workspaceScheduler.usageOf("reconcile:clerk");
     const cycle = await runCycle("clerk");
     const clerkReads = (await providerRequests("clerk")).slice(clerkBefore).length;
     const orqCalls = (await orqRequests()).slice(orqBefore);
     const usage = await reconciler("clerk").usage();
-    const units = { requests: usage.requests - usageBefore.requests, rowsWritten: usage.rowsWritten - usageBefore.rowsWritten };
-    console.info(`cost of a cycle over 1,000 unchanged users: ${clerkReads} Clerk reads, ${orqCalls.length} orq.ai calls, Reconciler ${JSON.stringify(units)} (+1 request for the start)`);
+    const schedulerAfter = await workspaceScheduler.usageOf("reconcile:clerk");
+    const units = {
+      requests: usage.requests - usageBefore.requests + schedulerAfter.requests - schedulerBefore.requests,
+      rowsWritten: usage.rowsWritten - usageBefore.rowsWritten + schedulerAfter.rowsWritten - schedulerBefore.rowsWritten,
+    };
+    console.info(`cost of a cycle over 1,000 unchanged users: ${clerkReads} Clerk reads, ${orqCalls.length} orq.ai calls, Durable Objects ${JSON.stringify(units)} (the start, the alarms, one scheduler permit per orq.ai read)`);
     expect(cycle.last_cycle).toMatchObject({ users_seen: 1000, owned_seen: 1000, unchanged: 1000, created: 0, updated: 0, deleted: 0 });
     expect(clerkReads + orqCalls.length).toBeLessThanOrEqual(Math.ceil(1000 / 500) + Math.ceil(1000 / 200) + 2);
     expect(orqCalls.filter((request: Json) => request.method !== "GET")).toEqual([]);
