@@ -1,15 +1,23 @@
 /**
- * A local stand-in for orq.ai's identities API (`/v2/identities`), for the bridge's integration tests and local dev.
+ * A local stand-in for orq.ai's identities API (`/v2/identities`) and Budgets API (`/v2/budgets`), for the bridge's
+ * integration tests and local dev.
  *
- * It follows ../../shared/reference/orq-identities.openapi.yaml, but is deliberately stricter than the real API on
- * input (unknown fields, `null`, over-long values are rejected) so bridge bugs surface here instead of in production.
+ * It follows ../../shared/reference/orq-identities.openapi.yaml and ORQ-BUDGETS.md, but is deliberately stricter than
+ * the real API on input (unknown fields, `null`, over-long values are rejected; a budget needs its identity to exist)
+ * so bridge bugs surface here instead of in production. Budgets: one per scope target, identity scopes keyed by
+ * external_id, create answers 200, PATCH partial with `limits` replaced whole and an empty `rate_limit` clearing it,
+ * DELETE by id, an identity's budget removed with it; answers in camelCase as current orq.ai sends them (the workspace
+ * switch `budgetCasing: "snake"` gives the older spelling), while `identity.budget` (`?include_budget=true`) stays
+ * snake_case.
  * It can also inject faults (error statuses, hung requests, dropped sockets, answers lost after the write) to exercise
  * the bridge's retries, and it has workspace-wide switches: a rolling 60 s rate limit over /v2 calls (429 with
  * `Retry-After` and `X-RateLimit-*`) and an outage (every /v2 call fails: 503, dropped or hung).
  *
- * Control API (no auth): GET /__emulator/identities[/<external_id>], GET /__emulator/requests[?external_id=],
- * GET /__emulator/stats, GET|PUT|POST(append) /__emulator/faults {rules}, DELETE /__emulator/faults[?externalIdPrefix=…],
- * GET|PUT /__emulator/workspace {rateLimitPerMinute, rateLimitHeaders, outage} (PUT: the fields given), POST /__emulator/reset.
+ * Control API (no auth): GET /__emulator/identities[/<external_id>], GET /__emulator/budgets[?external_id=],
+ * GET /__emulator/requests[?external_id=], GET /__emulator/stats, GET|PUT|POST(append) /__emulator/faults {rules},
+ * DELETE /__emulator/faults[?externalIdPrefix=…], GET|PUT /__emulator/workspace {rateLimitPerMinute, rateLimitHeaders,
+ * outage, budgetCasing} (PUT: the fields given), POST /__emulator/reset. A budget is edited or deleted by hand through
+ * the normal /v2/budgets API.
  *
  * Node-only (node:http): never import it from src/, which runs on workerd.
  */
@@ -34,13 +42,43 @@ export interface EmulatedIdentity {
   updated: string;
 }
 
+/** Exactly one key, as orq's `BudgetScope` oneof. */
+export type EmulatedBudgetScope =
+  | { workspace: Record<string, never> }
+  | { project: { project_id: string } }
+  | { identity: { identity_external_id: string } }
+  | { api_key: { api_key_id: string } }
+  | { provider: { provider: string } }
+  | { model: { model_id: string } };
+
+/** As stored, in snake_case (the spec's spelling); answers are camelCase unless `budgetCasing` is "snake". */
+export interface EmulatedBudget {
+  budget_id: string;
+  scope: EmulatedBudgetScope;
+  limits: { period: string; amount?: number; token_limit?: number };
+  rate_limit?: { requests_per_minute: number };
+  is_active: boolean;
+  expires_at?: string;
+  created_at: string;
+  updated_at: string;
+  /** Live counters; the emulator runs no gateway traffic, so they stay at 0. Only get and list answers carry them. */
+  usage: { amount: number; tokens: number; requests: number };
+}
+
+export type ApiResource = "identities" | "budgets";
+
 export interface LoggedRequest {
   at: number;
   method: string;
   /** As received: still percent-encoded, query string included. */
   path: string;
-  /** From the body for POST, else from the path (resolved to the external_id when the path used an `_id`). */
+  /**
+   * From the body for POST, else from the path (resolved to the external_id when the path used an `_id`). Budget
+   * requests carry the external_id of the identity their budget is scoped to (a list: its `scope_target_id`).
+   */
   externalId?: string;
+  /** Which API the path addressed; absent for paths outside /v2/identities and /v2/budgets. */
+  resource?: ApiResource;
   status: number | "hang" | "drop";
   /** The parsed JSON body (or the raw text when it was not JSON); absent when the request had no body. */
   body?: unknown;
@@ -72,6 +110,8 @@ export interface FaultRule {
   /** Only requests whose externalId starts with this, so parallel tests do not disturb each other. */
   externalIdPrefix?: string;
   method?: FaultMethod;
+  /** Only requests to this API, e.g. "budgets" to fail budget calls while identities land. */
+  resource?: ApiResource;
   /** Fire this many times, then the rule is spent (default: unlimited). */
   times?: number;
   /** 0..1, probability that the rule fires on a matching request (default 1): chaos mode. */
@@ -107,7 +147,10 @@ export interface WorkspaceSettings {
   rateLimitHeaders: RateLimitHeaders;
   /** While set, every /v2 call fails this way, before auth: 503 without Retry-After, a dropped socket, or a hang. */
   outage: OutageMode | null;
+  /** The spelling of Budgets API answers: "camel" (default, orq.ai since SDK 4.13.1) or "snake" (before it). */
+  budgetCasing: BudgetCasing;
 }
+export type BudgetCasing = "camel" | "snake";
 export type RateLimitHeaders = "always" | "on429" | "never";
 export type RateLimitMode = "rolling" | "bucket";
 export type OutageMode = "503" | "drop" | "hang";
@@ -142,6 +185,7 @@ export interface EmulatorStats {
   maxInFlight: number;
   faults: Record<FaultLabel, number>;
   identities: number;
+  budgets: number;
 }
 
 export interface OrqEmulatorOptions {
@@ -163,9 +207,10 @@ export interface OrqEmulator {
   port: number;
   /** Stops listening and destroys open sockets, hung requests included. */
   close(): Promise<void>;
-  /** Clears identities, the request log, fault rules and fault counts. */
+  /** Clears identities, budgets, the request log, fault rules and fault counts. */
   reset(): void;
   identities(): EmulatedIdentity[];
+  budgets(): EmulatedBudget[];
   requests(): LoggedRequest[];
   stats(): EmulatorStats;
   /** Replaces the fault rules; throws a TypeError when a rule is malformed. */
@@ -187,6 +232,7 @@ const MAX_TAG = 256;
 const MAX_METADATA_JSON = 16 * 1024;
 const DEFAULT_PAGE = 10;
 const MAX_PAGE = 200;
+const DEFAULT_BUDGET_PAGE = 25;
 const CONTROL_PREFIX = "/__emulator";
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -428,7 +474,8 @@ function readInput<T>(body: ParsedBody, checks: Record<string, Check>, required:
 
 const FAULT_STATUSES: readonly FaultStatus[] = [400, 401, 403, 422, 429, 500, 502, 503];
 const FAULT_METHODS: readonly string[] = ["POST", "PATCH", "DELETE", "GET"];
-const RULE_FIELDS: readonly string[] = ["externalIdPrefix", "method", "times", "rate", "faults"];
+const RULE_FIELDS: readonly string[] = ["externalIdPrefix", "method", "resource", "times", "rate", "faults"];
+const API_RESOURCES: readonly string[] = ["identities", "budgets"];
 const STATUS_FAULT_FIELDS: readonly string[] = ["status", "retryAfter", "message", "delayMs"];
 
 function faultLabel(fault: FaultKind): FaultLabel {
@@ -494,9 +541,10 @@ function validateFaultRule(value: unknown): string | undefined {
   if (!isPlainObject(value)) return "must be an object";
   const extra = Object.keys(value).find((key) => !RULE_FIELDS.includes(key));
   if (extra) return `${extra}: unknown field`;
-  const { externalIdPrefix, method, times, rate, faults } = value;
+  const { externalIdPrefix, method, resource, times, rate, faults } = value;
   if (externalIdPrefix !== undefined && typeof externalIdPrefix !== "string") return "externalIdPrefix: must be a string";
   if (method !== undefined && !FAULT_METHODS.includes(method as string)) return `method: must be one of ${FAULT_METHODS.join(", ")}`;
+  if (resource !== undefined && !API_RESOURCES.includes(resource as string)) return `resource: must be one of ${API_RESOURCES.join(", ")}`;
   if (times !== undefined && !(typeof times === "number" && Number.isInteger(times) && times >= 1)) {
     return "times: must be an integer >= 1";
   }
@@ -552,9 +600,9 @@ class FaultInjector {
   }
 
   /** The fault to answer with instead of serving the request: the first live matching rule that rolls under its rate. */
-  pick(method: string, externalId: string | undefined): FaultKind | undefined {
+  pick(method: string, externalId: string | undefined, resource: ApiResource | undefined): FaultKind | undefined {
     for (const rule of this.rules) {
-      if (!ruleApplies(rule, method, externalId)) continue;
+      if (!ruleApplies(rule, method, externalId, resource)) continue;
       if (Math.random() >= (rule.rate ?? 1)) continue;
       const fault = rule.faults[rule.fired % rule.faults.length];
       if (!fault) continue;
@@ -566,9 +614,10 @@ class FaultInjector {
   }
 }
 
-function ruleApplies(rule: FaultRuleState, method: string, externalId: string | undefined): boolean {
+function ruleApplies(rule: FaultRuleState, method: string, externalId: string | undefined, resource: ApiResource | undefined): boolean {
   if (rule.times !== undefined && rule.fired >= rule.times) return false;
   if (rule.method !== undefined && rule.method !== method) return false;
+  if (rule.resource !== undefined && rule.resource !== resource) return false;
   if (rule.externalIdPrefix === undefined) return true;
   return externalId?.startsWith(rule.externalIdPrefix) ?? false;
 }
@@ -581,21 +630,29 @@ const RATE_WINDOW_MS = 60_000;
 const RATE_LIMIT_HEADERS: readonly string[] = ["always", "on429", "never"];
 const RATE_LIMIT_MODES: readonly string[] = ["rolling", "bucket"];
 const OUTAGE_MODES: readonly string[] = ["503", "drop", "hang"];
-const WORKSPACE_FIELDS: readonly string[] = ["rateLimitPerMinute", "rateLimitMode", "rateLimitHeaders", "outage"];
-const DEFAULT_WORKSPACE: WorkspaceSettings = { rateLimitPerMinute: null, rateLimitMode: "rolling", rateLimitHeaders: "always", outage: null };
+const BUDGET_CASINGS: readonly string[] = ["camel", "snake"];
+const WORKSPACE_FIELDS: readonly string[] = ["rateLimitPerMinute", "rateLimitMode", "rateLimitHeaders", "outage", "budgetCasing"];
+const DEFAULT_WORKSPACE: WorkspaceSettings = {
+  rateLimitPerMinute: null,
+  rateLimitMode: "rolling",
+  rateLimitHeaders: "always",
+  outage: null,
+  budgetCasing: "camel",
+};
 
 /** The first problem with a (partial) settings object, or undefined. */
 export function validateWorkspaceSettings(value: unknown): string | undefined {
   if (!isPlainObject(value)) return "body: must be a JSON object";
   const extra = Object.keys(value).find((key) => !WORKSPACE_FIELDS.includes(key));
   if (extra) return `${extra}: unknown field`;
-  const { rateLimitPerMinute: limit, rateLimitMode: mode, rateLimitHeaders: headers, outage } = value;
+  const { rateLimitPerMinute: limit, rateLimitMode: mode, rateLimitHeaders: headers, outage, budgetCasing } = value;
   if (limit !== undefined && limit !== null && !(typeof limit === "number" && Number.isInteger(limit) && limit >= 1)) {
     return "rateLimitPerMinute: must be an integer >= 1 or null";
   }
   if (mode !== undefined && !RATE_LIMIT_MODES.includes(mode as string)) return `rateLimitMode: must be one of ${RATE_LIMIT_MODES.join(", ")}`;
   if (headers !== undefined && !RATE_LIMIT_HEADERS.includes(headers as string)) return `rateLimitHeaders: must be one of ${RATE_LIMIT_HEADERS.join(", ")}`;
   if (outage !== undefined && outage !== null && !OUTAGE_MODES.includes(outage as string)) return `outage: must be null or one of ${OUTAGE_MODES.join(", ")}`;
+  if (budgetCasing !== undefined && !BUDGET_CASINGS.includes(budgetCasing as string)) return `budgetCasing: must be one of ${BUDGET_CASINGS.join(", ")}`;
   return undefined;
 }
 
@@ -631,6 +688,10 @@ class Workspace {
       this.tokens = Math.max(0, next.rateLimitPerMinute - this.used());
       this.refilledAt = at;
     }
+  }
+
+  budgetCasing(): BudgetCasing {
+    return this.settings.budgetCasing;
   }
 
   /** The outage's reply when one is on (counted), else undefined. */
@@ -752,21 +813,25 @@ interface IncomingApiRequest {
 }
 
 type ApiRoute =
-  | { op: "list" | "create" | "unknown" }
-  | { op: "retrieve" | "update" | "delete"; id: string };
+  | { op: "unknown"; resource?: ApiResource }
+  | { op: "list" | "create"; resource: ApiResource }
+  | { op: "retrieve" | "update" | "delete"; resource: ApiResource; id: string };
 
 const ITEM_OPS: Record<string, "retrieve" | "update" | "delete"> = { GET: "retrieve", PATCH: "update", DELETE: "delete" };
 
 function matchApiRoute(method: string, pathname: string): ApiRoute {
-  if (pathname === "/v2/identities" || pathname === "/v2/identities/") {
-    if (method === "GET") return { op: "list" };
-    if (method === "POST") return { op: "create" };
-    return { op: "unknown" };
+  const resource = /^\/v2\/(identities|budgets)(?:\/|$)/.exec(pathname)?.[1] as ApiResource | undefined;
+  if (resource === undefined) return { op: "unknown" };
+  const rest = pathname.slice(`/v2/${resource}`.length);
+  if (rest === "" || rest === "/") {
+    if (method === "GET") return { op: "list", resource };
+    if (method === "POST") return { op: "create", resource };
+    return { op: "unknown", resource };
   }
-  const segment = /^\/v2\/identities\/([^/]+)$/.exec(pathname)?.[1];
+  const segment = /^\/([^/]+)$/.exec(rest)?.[1];
   const op = ITEM_OPS[method];
   const id = segment === undefined ? undefined : decodeSegment(segment);
-  return op && id !== undefined ? { op, id } : { op: "unknown" };
+  return op && id !== undefined ? { op, resource, id } : { op: "unknown", resource };
 }
 
 /** External ids from auth providers contain `|` and friends; clients percent-encode them. */
@@ -778,24 +843,37 @@ function decodeSegment(segment: string): string | undefined {
   }
 }
 
-function externalIdOf(store: IdentityStore, route: ApiRoute, body: ParsedBody): string | undefined {
+/** What the operations work on: the two stores, and the spelling of budget answers. */
+interface ApiContext {
+  store: IdentityStore;
+  budgets: BudgetStore;
+  casing: BudgetCasing;
+}
+
+function externalIdOf(api: ApiContext, route: ApiRoute, request: IncomingApiRequest): string | undefined {
+  if (route.resource === "budgets") return budgetExternalIdOf(api.budgets, route, request);
   if (route.op === "create") {
+    const { body } = request;
     const value = body.kind === "json" && isPlainObject(body.value) ? body.value.external_id : undefined;
     return typeof value === "string" ? value : undefined;
   }
-  if ("id" in route) return store.find(route.id)?.external_id ?? route.id;
+  if ("id" in route) return api.store.find(route.id)?.external_id ?? route.id;
   return undefined;
 }
 
-function runOperation(store: IdentityStore, route: ApiRoute, request: IncomingApiRequest): Reply {
+function runOperation(api: ApiContext, route: ApiRoute, request: IncomingApiRequest): Reply {
+  if (route.resource === "budgets") return runBudgetOperation(api, route, request);
+  const { store, budgets } = api;
+  const withBudgets = request.url.searchParams.get("include_budget") === "true";
   switch (route.op) {
     case "create":
       return createIdentity(store, request.body);
     case "list":
-      return listIdentities(store, request.url.searchParams);
+      return listIdentities(store, request.url.searchParams, withBudgets ? budgets : undefined);
     case "retrieve": {
       const identity = store.find(route.id);
-      return identity ? respond(200, { identity }) : identityNotFound();
+      if (!identity) return identityNotFound();
+      return respond(200, { identity: withBudgets ? withBudget(identity, budgets) : identity });
     }
     case "update":
       return updateIdentity(store, route.id, request.body);
@@ -803,11 +881,19 @@ function runOperation(store: IdentityStore, route: ApiRoute, request: IncomingAp
       const identity = store.find(route.id);
       if (!identity) return identityNotFound();
       store.delete(identity);
+      // orq.ai removes an identity's budget configuration with it.
+      budgets.deleteForIdentity(identity.external_id);
       return respond(200, {});
     }
     case "unknown":
       return notFound();
   }
+}
+
+/** `?include_budget=true`: the identity's budget when it has one, snake_case and without usage, as orq.ai answers it. */
+function withBudget(identity: EmulatedIdentity, budgets: BudgetStore): EmulatedIdentity & { budget?: unknown } {
+  const budget = budgets.forIdentity(identity.external_id);
+  return budget ? { ...identity, budget: budgetView(budget, "snake", false) } : identity;
 }
 
 function createIdentity(store: IdentityStore, body: ParsedBody): Reply {
@@ -838,7 +924,7 @@ function matchesSearch(identity: EmulatedIdentity, search: string): boolean {
   return [identity.external_id, identity.display_name, identity.email].some((field) => field?.toLowerCase().includes(needle));
 }
 
-function listIdentities(store: IdentityStore, params: URLSearchParams): Reply {
+function listIdentities(store: IdentityStore, params: URLSearchParams, budgets?: BudgetStore): Reply {
   const limit = parseLimit(params.get("limit"));
   if (limit === undefined) return validationError(`limit: must be an integer between 1 and ${MAX_PAGE}`);
   const search = params.get("search");
@@ -851,12 +937,348 @@ function listIdentities(store: IdentityStore, params: URLSearchParams): Reply {
   // `_id`s sort in creation order (monotonic ULIDs), so a cursor works even after its identity was deleted.
   const before = params.get("ending_before");
   const after = params.get("starting_after");
+  const shown = (page: EmulatedIdentity[]) => (budgets ? page.map((identity) => withBudget(identity, budgets)) : page);
   if (before) {
     const earlier = matching.filter((identity) => identity._id < before);
-    return respond(200, { object: "list", data: earlier.slice(-limit), has_more: earlier.length > limit });
+    return respond(200, { object: "list", data: shown(earlier.slice(-limit)), has_more: earlier.length > limit });
   }
   const later = after ? matching.filter((identity) => identity._id > after) : matching;
-  return respond(200, { object: "list", data: later.slice(0, limit), has_more: later.length > limit });
+  return respond(200, { object: "list", data: shown(later.slice(0, limit)), has_more: later.length > limit });
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The Budgets API (/v2/budgets): store, validation, operations
+// ---------------------------------------------------------------------------------------------------------------
+
+/** Scope key → the list filter's kind and the field holding the scope's target id (the workspace has none). */
+const BUDGET_SCOPES: Record<string, { kind: string; field?: string }> = {
+  workspace: { kind: "BUDGET_SCOPE_KIND_WORKSPACE" },
+  project: { kind: "BUDGET_SCOPE_KIND_PROJECT", field: "project_id" },
+  identity: { kind: "BUDGET_SCOPE_KIND_IDENTITY", field: "identity_external_id" },
+  api_key: { kind: "BUDGET_SCOPE_KIND_API_KEY", field: "api_key_id" },
+  provider: { kind: "BUDGET_SCOPE_KIND_PROVIDER", field: "provider" },
+  model: { kind: "BUDGET_SCOPE_KIND_MODEL", field: "model_id" },
+};
+const SCOPE_KIND_NAMES: readonly string[] = Object.values(BUDGET_SCOPES).map(({ kind }) => kind);
+const BUDGET_PERIODS: readonly string[] = ["DAILY", "WEEKLY", "MONTHLY", "YEARLY", "ONE_TIME"].map((period) => `BUDGET_PERIOD_${period}`);
+/** Documented fields the emulator does not implement: refused by name rather than silently dropped. */
+const NOT_EMULATED: readonly string[] = ["match", "alerts", "clear_alerts"];
+
+/** `[kind, target id]` of a stored budget's scope; the workspace's target is its (only) workspace. */
+function scopeTarget(scope: EmulatedBudgetScope): [kind: string, target: string] {
+  const [key, inner] = Object.entries(scope)[0] as [string, Record<string, string>];
+  const spec = BUDGET_SCOPES[key]!;
+  return [spec.kind, spec.field ? inner[spec.field]! : ""];
+}
+
+function identityOf(budget: EmulatedBudget): string | undefined {
+  return "identity" in budget.scope ? budget.scope.identity.identity_external_id : undefined;
+}
+
+class BudgetStore {
+  /** Insertion order is creation order is `budget_id` order. */
+  private readonly byId = new Map<string, EmulatedBudget>();
+  /** One budget per (scope kind, target): orq's uniqueness rule. */
+  private readonly idByScope = new Map<string, string>();
+  private readonly nextId = createUlidFactory();
+
+  get size(): number {
+    return this.byId.size;
+  }
+
+  get(budgetId: string): EmulatedBudget | undefined {
+    return this.byId.get(budgetId);
+  }
+
+  forIdentity(externalId: string): EmulatedBudget | undefined {
+    const id = this.idByScope.get(scopeKey("BUDGET_SCOPE_KIND_IDENTITY", externalId));
+    return id === undefined ? undefined : this.byId.get(id);
+  }
+
+  /** Undefined when the scope already has a budget. */
+  create(input: BudgetCreateInput): EmulatedBudget | undefined {
+    const key = scopeKey(...scopeTarget(input.scope));
+    if (this.idByScope.has(key)) return undefined;
+    const now = new Date().toISOString();
+    const { is_active, ...fields } = structuredClone(input);
+    const budget: EmulatedBudget = {
+      budget_id: this.nextId(),
+      ...fields,
+      is_active: is_active ?? true,
+      created_at: now,
+      updated_at: now,
+      usage: { amount: 0, tokens: 0, requests: 0 },
+    };
+    this.byId.set(budget.budget_id, budget);
+    this.idByScope.set(key, budget.budget_id);
+    return budget;
+  }
+
+  /** `limits` is replaced whole; an empty `rate_limit` clears it; `clear_expires_at` removes the expiry. */
+  update(budget: EmulatedBudget, input: BudgetUpdateInput): EmulatedBudget {
+    const { limits, rate_limit, is_active, expires_at, clear_expires_at } = structuredClone(input);
+    if (limits) budget.limits = limits;
+    if (rate_limit) {
+      if (rate_limit.requests_per_minute === undefined) delete budget.rate_limit;
+      else budget.rate_limit = { requests_per_minute: rate_limit.requests_per_minute };
+    }
+    if (is_active !== undefined) budget.is_active = is_active;
+    if (expires_at !== undefined) budget.expires_at = expires_at;
+    if (clear_expires_at) delete budget.expires_at;
+    budget.updated_at = new Date().toISOString();
+    return budget;
+  }
+
+  delete(budget: EmulatedBudget): void {
+    this.byId.delete(budget.budget_id);
+    this.idByScope.delete(scopeKey(...scopeTarget(budget.scope)));
+  }
+
+  deleteForIdentity(externalId: string): void {
+    const budget = this.forIdentity(externalId);
+    if (budget) this.delete(budget);
+  }
+
+  all(): EmulatedBudget[] {
+    return [...this.byId.values()];
+  }
+
+  clear(): void {
+    this.byId.clear();
+    this.idByScope.clear();
+  }
+}
+
+function scopeKey(kind: string, target: string): string {
+  return `${kind}\u0000${target}`;
+}
+
+interface BudgetCreateInput {
+  scope: EmulatedBudgetScope;
+  limits: EmulatedBudget["limits"];
+  rate_limit?: { requests_per_minute: number };
+  is_active?: boolean;
+  expires_at?: string;
+}
+
+interface BudgetUpdateInput {
+  limits?: EmulatedBudget["limits"];
+  /** `{}` clears the rate limit. */
+  rate_limit?: { requests_per_minute?: number };
+  is_active?: boolean;
+  expires_at?: string;
+  clear_expires_at?: boolean;
+}
+
+/** Budget errors are `{"error": "<message>"}` (orq's Terraform provider reads them so); bad input is a 400. */
+const budgetError = (message: string): Reply => respond(400, { error: message });
+const budgetNotFound = (): Reply => respond(404, { error: "Budget not found" });
+
+const isCount = (value: unknown, min: number) => typeof value === "number" && Number.isInteger(value) && value >= min;
+
+function checkScope(value: unknown): string | undefined {
+  if (!isPlainObject(value)) return "scope: must be an object";
+  const keys = Object.keys(value);
+  if (keys.length !== 1) return `scope: must set exactly one of ${Object.keys(BUDGET_SCOPES).join(", ")}`;
+  const key = keys[0]!;
+  if (!Object.hasOwn(BUDGET_SCOPES, key)) return `scope.${key}: unknown scope`;
+  const inner = value[key];
+  if (!isPlainObject(inner)) return `scope.${key}: must be an object`;
+  const { field } = BUDGET_SCOPES[key]!;
+  const extra = Object.keys(inner).find((name) => name !== field);
+  if (extra) return `scope.${key}.${extra}: unknown field`;
+  if (field === undefined) return undefined;
+  const target = inner[field];
+  if (typeof target !== "string" || target.length < 1) return `scope.${key}.${field}: must be a non-empty string`;
+  return field === "identity_external_id" && target.length > MAX_EXTERNAL_ID ? `scope.${key}.${field}: must be 1-${MAX_EXTERNAL_ID} characters` : undefined;
+}
+
+/** Stricter than orq.ai: token_limit must be a JSON number (older docs showed a string). */
+function checkLimits(value: unknown): string | undefined {
+  if (!isPlainObject(value)) return "limits: must be an object";
+  const extra = Object.keys(value).find((name) => !["period", "amount", "token_limit"].includes(name));
+  if (extra) return `limits.${extra}: unknown field`;
+  if (!Object.hasOwn(value, "period")) return "limits.period: required (the server has no default)";
+  if (!BUDGET_PERIODS.includes(value.period as string)) return `limits.period: must be one of ${BUDGET_PERIODS.join(", ")}`;
+  const { amount, token_limit } = value;
+  if (amount !== undefined && !(typeof amount === "number" && Number.isFinite(amount) && amount >= 0)) return "limits.amount: must be a number >= 0";
+  if (token_limit !== undefined && !isCount(token_limit, 0)) return "limits.token_limit: must be an integer >= 0";
+  return undefined;
+}
+
+function checkRateLimit(value: unknown): string | undefined {
+  if (!isPlainObject(value)) return "rate_limit: must be an object";
+  const extra = Object.keys(value).find((name) => name !== "requests_per_minute");
+  if (extra) return `rate_limit.${extra}: unknown field`;
+  const perMinute = value.requests_per_minute;
+  return perMinute === undefined || isCount(perMinute, 1) ? undefined : "rate_limit.requests_per_minute: must be an integer >= 1";
+}
+
+function checkExpiresAt(value: unknown, active: boolean): string | undefined {
+  if (typeof value !== "string" || !/^\d{4}-\d{2}-\d{2}T/.test(value) || Number.isNaN(Date.parse(value))) return "expires_at: must be an RFC 3339 time";
+  return active && Date.parse(value) <= Date.now() ? "expires_at: must be in the future while the budget is active" : undefined;
+}
+
+/** The first problem with a create or update body, or undefined. */
+function checkBudgetBody(body: unknown, current: "create" | "update"): string | undefined {
+  if (!isPlainObject(body)) return "body: must be a JSON object";
+  const allowed = current === "create" ? ["scope", "limits", "rate_limit", "is_active", "expires_at"] : ["limits", "rate_limit", "is_active", "expires_at", "clear_expires_at"];
+  for (const field of Object.keys(body)) {
+    if (NOT_EMULATED.includes(field)) return `${field}: not emulated (identity budgets use scope and limits)`;
+    if (field === "scope" && current === "update") return "scope: cannot be updated (delete the budget and create another)";
+    if (!allowed.includes(field)) return `${field}: unknown field`;
+  }
+  if (current === "create") {
+    if (!Object.hasOwn(body, "scope")) return "scope: required";
+    const scopeProblem = checkScope(body.scope);
+    if (scopeProblem) return scopeProblem;
+    if (!Object.hasOwn(body, "limits")) return "limits: required";
+  }
+  if (body.limits !== undefined) {
+    const problem = checkLimits(body.limits);
+    if (problem) return problem;
+  }
+  if (body.rate_limit !== undefined) {
+    const problem = checkRateLimit(body.rate_limit);
+    if (problem) return problem;
+  }
+  if (body.is_active !== undefined && typeof body.is_active !== "boolean") return "is_active: must be a boolean";
+  if (body.clear_expires_at !== undefined && typeof body.clear_expires_at !== "boolean") return "clear_expires_at: must be a boolean";
+  if (body.expires_at !== undefined && body.clear_expires_at === true) return "expires_at: cannot be set together with clear_expires_at";
+  if (body.expires_at !== undefined) return checkExpiresAt(body.expires_at, body.is_active !== false);
+  return undefined;
+}
+
+function hasALimit(limits: EmulatedBudget["limits"], rateLimit: { requests_per_minute?: number } | undefined): boolean {
+  return limits.amount !== undefined || limits.token_limit !== undefined || rateLimit?.requests_per_minute !== undefined;
+}
+const NO_LIMIT = "at least one of limits.amount, limits.token_limit, rate_limit.requests_per_minute must be set";
+
+function budgetExternalIdOf(budgets: BudgetStore, route: ApiRoute, request: IncomingApiRequest): string | undefined {
+  if (route.op === "create") {
+    const { body } = request;
+    const scope = body.kind === "json" && isPlainObject(body.value) ? body.value.scope : undefined;
+    const identity = isPlainObject(scope) ? scope.identity : undefined;
+    const externalId = isPlainObject(identity) ? identity.identity_external_id : undefined;
+    return typeof externalId === "string" ? externalId : undefined;
+  }
+  if (route.op === "list") {
+    const kinds = request.url.searchParams.getAll("scope_kind");
+    const target = request.url.searchParams.get("scope_target_id");
+    return target && (kinds.length === 0 || kinds.includes("BUDGET_SCOPE_KIND_IDENTITY")) ? target : undefined;
+  }
+  if ("id" in route) {
+    const budget = budgets.get(route.id);
+    return budget ? identityOf(budget) : undefined;
+  }
+  return undefined;
+}
+
+/** `created_at` → `createdAt`, recursively: the spelling current orq.ai answers in. */
+function camelKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(camelKeys);
+  if (!isPlainObject(value)) return value;
+  return Object.fromEntries(Object.entries(value).map(([key, inner]) => [key.replace(/_([a-z])/g, (_, letter: string) => letter.toUpperCase()), camelKeys(inner)]));
+}
+
+/** A budget as an answer shows it: `usage` on reads only (orq omits it on writes), in the chosen spelling. */
+function budgetView(budget: EmulatedBudget, casing: BudgetCasing, withUsage: boolean): unknown {
+  const { usage, ...fields } = structuredClone(budget);
+  const view = withUsage ? { ...fields, usage } : fields;
+  return casing === "camel" ? camelKeys(view) : view;
+}
+
+function runBudgetOperation(api: ApiContext, route: ApiRoute, request: IncomingApiRequest): Reply {
+  const { budgets, casing } = api;
+  switch (route.op) {
+    case "create":
+      return createBudget(api, request.body);
+    case "list":
+      return listBudgets(budgets, request.url.searchParams, casing);
+    case "retrieve": {
+      const budget = budgets.get(route.id);
+      return budget ? respond(200, { budget: budgetView(budget, casing, true) }) : budgetNotFound();
+    }
+    case "update":
+      return updateBudget(api, route.id, request.body);
+    case "delete": {
+      const budget = budgets.get(route.id);
+      if (!budget) return budgetNotFound();
+      budgets.delete(budget);
+      return respond(200, {});
+    }
+    case "unknown":
+      return notFound();
+  }
+}
+
+function createBudget({ store, budgets, casing }: ApiContext, body: ParsedBody): Reply {
+  if (body.kind !== "json") return budgetError("body: malformed JSON");
+  const problem = checkBudgetBody(body.value, "create");
+  if (problem) return budgetError(problem);
+  const input = body.value as unknown as BudgetCreateInput; // checked field by field just above
+  if (!hasALimit(input.limits, input.rate_limit)) return budgetError(NO_LIMIT);
+  // Stricter than orq.ai may be (undocumented): a budget for an identity that does not exist yet is refused,
+  // so a bridge that sends the budget before the identity shows up here.
+  if ("identity" in input.scope && !store.findByExternalId(input.scope.identity.identity_external_id)) {
+    return respond(404, { error: "Identity not found" });
+  }
+  const budget = budgets.create(input);
+  if (!budget) return respond(409, { error: "A budget already exists for this scope" });
+  return respond(200, { budget: budgetView(budget, casing, false) });
+}
+
+/** Validates before looking up, so a malformed body is a 400 whether or not the budget exists. */
+function updateBudget({ budgets, casing }: ApiContext, budgetId: string, body: ParsedBody): Reply {
+  if (body.kind !== "json") return budgetError("body: malformed JSON");
+  const problem = checkBudgetBody(body.value, "update");
+  if (problem) return budgetError(problem);
+  const input = body.value as BudgetUpdateInput;
+  const budget = budgets.get(budgetId);
+  if (!budget) return budgetNotFound();
+  const rateLimit = input.rate_limit ?? budget.rate_limit;
+  if (!hasALimit(input.limits ?? budget.limits, rateLimit)) return budgetError(NO_LIMIT);
+  return respond(200, { budget: budgetView(budgets.update(budget, input), casing, false) });
+}
+
+/**
+ * Newest created first (the spec's summary; its field docs say "most recently updated first"), so
+ * cursors are `budget_id`s compared as strings, valid even after their budget was deleted.
+ */
+function listBudgets(budgets: BudgetStore, params: URLSearchParams, casing: BudgetCasing): Reply {
+  const rawLimit = params.get("limit");
+  const limit = rawLimit === null ? DEFAULT_BUDGET_PAGE : Number(rawLimit);
+  if (!(Number.isInteger(limit) && limit >= 1 && limit <= MAX_PAGE)) return budgetError(`limit: must be an integer between 1 and ${MAX_PAGE}`);
+  const kinds = params.getAll("scope_kind");
+  const badKind = kinds.find((kind) => !SCOPE_KIND_NAMES.includes(kind));
+  if (badKind !== undefined) return budgetError(`scope_kind: must be one of ${SCOPE_KIND_NAMES.join(", ")}`);
+  const periods = params.getAll("period");
+  if (periods.some((period) => !BUDGET_PERIODS.includes(period))) return budgetError(`period: must be one of ${BUDGET_PERIODS.join(", ")}`);
+  const active = params.get("is_active");
+  if (active !== null && active !== "true" && active !== "false") return budgetError("is_active: must be true or false");
+  const target = params.get("scope_target_id");
+
+  const matching = budgets
+    .all()
+    .reverse()
+    .filter((budget) => {
+      const [kind, id] = scopeTarget(budget.scope);
+      return (kinds.length === 0 || kinds.includes(kind)) && (target === null || id === target);
+    })
+    .filter((budget) => periods.length === 0 || periods.includes(budget.limits.period))
+    .filter((budget) => active === null || String(budget.is_active) === active);
+  const page = (items: EmulatedBudget[], more: boolean) => {
+    const data = items.map((budget) => budgetView(budget, casing, true));
+    return respond(200, casing === "camel" ? { object: "list", data, hasMore: more } : { object: "list", data, has_more: more });
+  };
+  const before = params.get("ending_before");
+  const after = params.get("starting_after");
+  if (before) {
+    const newer = matching.filter((budget) => budget.budget_id > before);
+    return page(newer.slice(-limit), newer.length > limit);
+  }
+  const older = after ? matching.filter((budget) => budget.budget_id < after) : matching;
+  return page(older.slice(0, limit), older.length > limit);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -865,6 +1287,7 @@ function listIdentities(store: IdentityStore, params: URLSearchParams): Reply {
 
 class EmulatorState {
   readonly store = new IdentityStore();
+  readonly budgets = new BudgetStore();
   readonly faults = new FaultInjector();
   readonly workspace: Workspace;
   log: LoggedRequest[] = [];
@@ -887,13 +1310,14 @@ class EmulatorState {
   /** Serves one /v2 request and records it in the log. */
   serveApi(request: IncomingApiRequest): { reply: Reply; entry: LoggedRequest } {
     const route = matchApiRoute(request.method, request.url.pathname);
-    const externalId = externalIdOf(this.store, route, request.body);
+    const externalId = externalIdOf(this.api(), route, request);
     const { reply, fault, lostStatus, refusedBy } = this.answer(request, route, externalId);
     const entry: LoggedRequest = {
       at: Date.now(),
       method: request.method,
       path: request.target,
       ...(externalId !== undefined && { externalId }),
+      ...(route.resource !== undefined && { resource: route.resource }),
       status: lostStatus ?? statusOf(reply),
       ...(request.body.kind === "json" && { body: structuredClone(request.body.value) }),
       ...(request.body.kind === "malformed" && { body: request.body.text }),
@@ -919,15 +1343,19 @@ class EmulatorState {
     if (!this.isAuthorized(request.headers.authorization)) return { reply: respond(401, { error: "Unauthorized" }) };
     const admission = this.workspace.admit();
     if (!admission.admitted) return { reply: admission.reply, refusedBy: "rate-limit" };
-    const fault = this.faults.pick(request.method, externalId);
+    const fault = this.faults.pick(request.method, externalId, route.resource);
     if (fault && "lose" in fault) {
-      const applied = runOperation(this.store, route, request);
+      const applied = runOperation(this.api(), route, request);
       return { reply: { kind: "drop" }, fault, ...(applied.kind === "respond" && { lostStatus: applied.status }) };
     }
-    const reply = fault ? faultReply(fault) : runOperation(this.store, route, request);
+    const reply = fault ? faultReply(fault) : runOperation(this.api(), route, request);
     // The limit's headers go on every answer it let through; a fault's own headers (an injected 429's) win.
     if (reply.kind === "respond") reply.headers = { ...admission.headers, ...reply.headers };
     return fault ? { reply, fault } : { reply };
+  }
+
+  private api(): ApiContext {
+    return { store: this.store, budgets: this.budgets, casing: this.workspace.budgetCasing() };
   }
 
   requests(externalId?: string | null): LoggedRequest[] {
@@ -942,11 +1370,13 @@ class EmulatorState {
       maxInFlight: this.maxInFlight,
       faults: this.faults.counts(),
       identities: this.store.size,
+      budgets: this.budgets.size,
     };
   }
 
   reset(): void {
     this.store.clear();
+    this.budgets.clear();
     this.faults.clear();
     this.workspace.reset();
     this.log = [];
@@ -964,6 +1394,12 @@ class EmulatorState {
     const path = url.pathname.slice(CONTROL_PREFIX.length);
     const route = `${method} ${path}`;
     if (route === "GET /identities") return respond(200, { identities: this.store.all() });
+    if (route === "GET /budgets") {
+      const externalId = url.searchParams.get("external_id");
+      if (externalId === null) return respond(200, { budgets: this.budgets.all() });
+      const budget = this.budgets.forIdentity(externalId);
+      return budget ? respond(200, budget) : budgetNotFound();
+    }
     if (route === "GET /requests") return respond(200, { requests: this.requests(url.searchParams.get("external_id")) });
     if (route === "GET /stats") return respond(200, this.stats());
     if (route === "GET /faults") return respond(200, { rules: this.faults.list() });
@@ -1087,6 +1523,7 @@ export async function startOrqEmulator(options: OrqEmulatorOptions = {}): Promis
     close: () => (closing ??= closeServer(server)),
     reset: () => state.reset(),
     identities: () => structuredClone(state.store.all()),
+    budgets: () => structuredClone(state.budgets.all()),
     requests: () => state.requests(),
     stats: () => state.stats(),
     setFaults: (rules) => {

@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import {
   startOrqEmulator,
+  type EmulatedBudget,
   type EmulatedIdentity,
   type EmulatorStats,
   type FaultStatus,
@@ -314,10 +315,10 @@ describe("request log", () => {
       key: null,
     });
     expect(response.body.requests).toEqual([
-      { at: expect.any(Number), method: "POST", path: "/v2/identities", externalId: "auth0|logged", status: 201, body: { external_id: "auth0|logged", display_name: "Logged" } },
-      { at: expect.any(Number), method: "GET", path: `/v2/identities/${identity._id}`, externalId: "auth0|logged", status: 200 },
-      { at: expect.any(Number), method: "PATCH", path: "/v2/identities/auth0%7Clogged", externalId: "auth0|logged", status: 200, body: { email: "l@example.com" } },
-      { at: expect.any(Number), method: "DELETE", path: "/v2/identities/auth0%7Clogged", externalId: "auth0|logged", status: 200 },
+      { at: expect.any(Number), method: "POST", path: "/v2/identities", externalId: "auth0|logged", resource: "identities", status: 201, body: { external_id: "auth0|logged", display_name: "Logged" } },
+      { at: expect.any(Number), method: "GET", path: `/v2/identities/${identity._id}`, externalId: "auth0|logged", resource: "identities", status: 200 },
+      { at: expect.any(Number), method: "PATCH", path: "/v2/identities/auth0%7Clogged", externalId: "auth0|logged", resource: "identities", status: 200, body: { email: "l@example.com" } },
+      { at: expect.any(Number), method: "DELETE", path: "/v2/identities/auth0%7Clogged", externalId: "auth0|logged", resource: "identities", status: 200 },
     ]);
     expect(emulator.requests().filter((entry) => entry.externalId === "auth0|logged")).toEqual(response.body.requests);
   });
@@ -541,6 +542,7 @@ describe("workspace: rate limit, outage, lost answers", () => {
         rateLimitMode: "rolling",
         rateLimitHeaders: "always",
         outage: null,
+        budgetCasing: "camel",
         accepted: 0,
         inWindow: 0,
         remaining: null,
@@ -664,7 +666,7 @@ describe("workspace: rate limit, outage, lost answers", () => {
       expect((await call("PUT", "/__emulator/workspace", { on: local, key: null, body: { outage: "hang" } })).status).toBe(200);
       expect((await call("GET", "/__emulator/workspace", { on: local, key: null })).body).toMatchObject({ rateLimitPerMinute: 300, outage: "hang", lastOutage: { mode: "hang", endedAt: null } });
 
-      for (const body of [{ rateLimitPerMinute: 0 }, { rateLimitPerMinute: 1.5 }, { rateLimitMode: "fixed" }, { rateLimitHeaders: "sometimes" }, { outage: 503 }, { outages: "503" }, [1]]) {
+      for (const body of [{ rateLimitPerMinute: 0 }, { rateLimitPerMinute: 1.5 }, { rateLimitMode: "fixed" }, { rateLimitHeaders: "sometimes" }, { outage: 503 }, { outages: "503" }, { budgetCasing: "kebab" }, [1]]) {
         expect((await call("PUT", "/__emulator/workspace", { on: local, key: null, body })).status, JSON.stringify(body)).toBe(422);
       }
       expect(() => local.setWorkspace({ rateLimitPerMinute: -1 })).toThrow(TypeError);
@@ -688,5 +690,248 @@ describe("workspace: rate limit, outage, lost answers", () => {
       expect((await create(local, "ws-lose|2")).status).toBe(201);
       expect(() => local.setFaults([{ faults: [{ lose: false } as never] }])).toThrow(TypeError);
     });
+  });
+});
+
+describe("Budgets API (/v2/budgets)", () => {
+  const MONTHLY = "BUDGET_PERIOD_MONTHLY";
+  const identityScope = (externalId: string) => ({ identity: { identity_external_id: externalId } });
+  const budgetPath = (id: string) => `/v2/budgets/${encodeURIComponent(id)}`;
+  // biome-ignore lint: answers are free-form JSON checked by the assertions
+  type Json = any;
+
+  /** An identity and its budget; the budget as the create answer shows it (camelCase). */
+  async function identityWithBudget(externalId: string, fields: Record<string, unknown> = {}, on?: OrqEmulator): Promise<Json> {
+    const key = on ? "k" : KEY;
+    expect((await call("POST", "/v2/identities", { on, key, body: { external_id: externalId } })).status).toBe(201);
+    const created = await call<Json>("POST", "/v2/budgets", { on, key, body: { scope: identityScope(externalId), limits: { period: MONTHLY, amount: 20 }, ...fields } });
+    expect(created.status).toBe(200);
+    return created.body.budget;
+  }
+
+  it("creates an identity budget: 200 {budget} in camelCase, without usage; GET by id adds usage", async () => {
+    const budget = await identityWithBudget("budget|create", { rate_limit: { requests_per_minute: 60 } });
+    expect(budget).toEqual({
+      budgetId: expect.stringMatching(ULID),
+      scope: { identity: { identityExternalId: "budget|create" } },
+      limits: { period: MONTHLY, amount: 20 },
+      rateLimit: { requestsPerMinute: 60 },
+      isActive: true,
+      createdAt: expect.stringMatching(ISO),
+      updatedAt: expect.stringMatching(ISO),
+    });
+    const read = await call<Json>("GET", budgetPath(budget.budgetId));
+    expect(read.status).toBe(200);
+    expect(read.body).toEqual({ budget: { ...budget, usage: { amount: 0, tokens: 0, requests: 0 } } });
+  });
+
+  it("refuses a budget for an identity that does not exist (404), and a second budget for the same scope (409 {error})", async () => {
+    const missing = await call<Json>("POST", "/v2/budgets", { body: { scope: identityScope("budget|nobody"), limits: { period: MONTHLY, amount: 1 } } });
+    expect(missing.status).toBe(404);
+    expect(missing.body).toEqual({ error: expect.any(String) });
+
+    const first = await identityWithBudget("budget|twice");
+    const second = await call<Json>("POST", "/v2/budgets", { body: { scope: identityScope("budget|twice"), limits: { period: MONTHLY, token_limit: 5 } } });
+    expect(second.status).toBe(409);
+    expect(second.body).toEqual({ error: expect.any(String) });
+    expect(emulator.budgets().filter((budget) => budget.budget_id === first.budgetId)).toHaveLength(1);
+    expect(emulator.budgets().filter((budget) => "identity" in budget.scope && budget.scope.identity.identity_external_id === "budget|twice")).toHaveLength(1);
+  });
+
+  it("keeps one budget per scope target: an API key's budget with the same target id is another budget", async () => {
+    const own = await identityWithBudget("budget|shared-target");
+    const apiKey = await call<Json>("POST", "/v2/budgets", { body: { scope: { api_key: { api_key_id: "budget|shared-target" } }, limits: { period: MONTHLY, amount: 5 } } });
+    expect(apiKey.status).toBe(200);
+    expect(apiKey.body.budget.scope).toEqual({ apiKey: { apiKeyId: "budget|shared-target" } });
+    expect(apiKey.body.budget.budgetId).not.toBe(own.budgetId);
+    expect((await call("POST", "/v2/budgets", { body: { scope: { api_key: { api_key_id: "budget|shared-target" } }, limits: { period: MONTHLY, amount: 6 } } })).status).toBe(409);
+  });
+
+  it("PATCH is partial: limits replaced whole, an empty rate_limit clears it, omitted fields are kept", async () => {
+    const budget = await identityWithBudget("budget|patch", { rate_limit: { requests_per_minute: 60 } });
+    const swapped = await call<Json>("PATCH", budgetPath(budget.budgetId), { body: { limits: { period: "BUDGET_PERIOD_DAILY", token_limit: 1000 } } });
+    expect(swapped.status).toBe(200);
+    expect(swapped.body.budget).toMatchObject({ budgetId: budget.budgetId, limits: { period: "BUDGET_PERIOD_DAILY", tokenLimit: 1000 }, rateLimit: { requestsPerMinute: 60 }, isActive: true });
+    expect(swapped.body.budget.limits).not.toHaveProperty("amount");
+    expect(swapped.body.budget).not.toHaveProperty("usage");
+
+    const cleared = await call<Json>("PATCH", budgetPath(budget.budgetId), { body: { rate_limit: {}, is_active: false } });
+    expect(cleared.body.budget).not.toHaveProperty("rateLimit");
+    expect(cleared.body.budget).toMatchObject({ limits: { tokenLimit: 1000 }, isActive: false });
+
+    expect((await call<Json>("PATCH", budgetPath(budget.budgetId), { body: { limits: { period: MONTHLY } } })).status).toBe(400); // no limit left
+    expect((await call<Json>("PATCH", budgetPath(budget.budgetId), { body: { scope: identityScope("budget|other") } })).body).toEqual({ error: expect.stringMatching(/^scope: cannot be updated/) });
+    expect((await call("PATCH", budgetPath("01NOTABUDGET"), { body: { is_active: true } })).status).toBe(404);
+  });
+
+  const badBodies: Array<[string, Record<string, unknown>, RegExp]> = [
+    ["no scope", { limits: { period: MONTHLY, amount: 1 } }, /^scope: required/],
+    ["two scope keys", { scope: { workspace: {}, identity: { identity_external_id: "x" } }, limits: { period: MONTHLY, amount: 1 } }, /^scope: must set exactly one/],
+    ["an unknown scope", { scope: { team: { team_id: "x" } }, limits: { period: MONTHLY, amount: 1 } }, /^scope\.team: unknown scope/],
+    ["an empty external id", { scope: identityScope(""), limits: { period: MONTHLY, amount: 1 } }, /^scope\.identity\.identity_external_id: /],
+    ["no limits", { scope: identityScope("budget|bad") }, /^limits: required/],
+    ["no period", { scope: identityScope("budget|bad"), limits: { amount: 1 } }, /^limits\.period: required/],
+    ["a short period name", { scope: identityScope("budget|bad"), limits: { period: "MONTHLY", amount: 1 } }, /^limits\.period: must be one of/],
+    ["no limit at all", { scope: identityScope("budget|bad"), limits: { period: MONTHLY } }, /at least one of/],
+    ["a negative amount", { scope: identityScope("budget|bad"), limits: { period: MONTHLY, amount: -1 } }, /^limits\.amount: /],
+    ["token_limit as a string", { scope: identityScope("budget|bad"), limits: { period: MONTHLY, token_limit: "5" } }, /^limits\.token_limit: /],
+    ["requests_per_minute 0", { scope: identityScope("budget|bad"), limits: { period: MONTHLY }, rate_limit: { requests_per_minute: 0 } }, /^rate_limit\.requests_per_minute: /],
+    ["an unknown field", { scope: identityScope("budget|bad"), limits: { period: MONTHLY, amount: 1 }, currency: "USD" }, /^currency: unknown field/],
+    ["a CEL match (not emulated)", { match: { cel: "true" }, limits: { period: MONTHLY, amount: 1 } }, /^match: not emulated/],
+    ["an expiry in the past", { scope: identityScope("budget|bad"), limits: { period: MONTHLY, amount: 1 }, expires_at: "2000-01-01T00:00:00Z" }, /^expires_at: /],
+  ];
+  it.each(badBodies)("answers 400 {error} naming the field for %s", async (_, body, message) => {
+    await call("POST", "/v2/identities", { body: { external_id: "budget|bad" } });
+    const answer = await call<Json>("POST", "/v2/budgets", { body });
+    expect(answer.status).toBe(400);
+    expect(answer.body).toEqual({ error: expect.stringMatching(message) });
+  });
+
+  it("answers 400 on malformed JSON", async () => {
+    expect((await call("POST", "/v2/budgets", { rawBody: "{nope" })).status).toBe(400);
+  });
+
+  it("DELETE by id answers 200 {}, then 404; deleting an identity removes its budget", async () => {
+    const budget = await identityWithBudget("budget|delete");
+    const deleted = await call("DELETE", budgetPath(budget.budgetId));
+    expect(deleted).toMatchObject({ status: 200, body: {} });
+    expect((await call("DELETE", budgetPath(budget.budgetId))).status).toBe(404);
+    expect((await call("GET", budgetPath(budget.budgetId))).status).toBe(404);
+
+    const withIdentity = await identityWithBudget("budget|identity-deleted");
+    expect((await call("DELETE", itemPath("budget|identity-deleted"))).status).toBe(200);
+    expect((await call("GET", budgetPath(withIdentity.budgetId))).status).toBe(404);
+    expect((await call("GET", `/__emulator/budgets?external_id=${encodeURIComponent("budget|identity-deleted")}`, { key: null })).status).toBe(404);
+  });
+
+  it("lists newest first with scope_kind, scope_target_id, is_active and period filters, paging with limit and starting_after", async () => {
+    const local = await startOrqEmulator({ quiet: true });
+    try {
+      const ids: string[] = [];
+      for (const n of [1, 2, 3]) ids.push((await identityWithBudget(`list|${n}`, {}, local)).budgetId);
+      const keyBudget = await call<Json>("POST", "/v2/budgets", { on: local, key: "k", body: { scope: { api_key: { api_key_id: "list|1" } }, limits: { period: "BUDGET_PERIOD_DAILY", amount: 1 }, is_active: false } });
+      const list = async (query: string) => (await call<Json>("GET", `/v2/budgets${query}`, { on: local, key: "k" })).body;
+
+      expect((await list("")).data.map((budget: Json) => budget.budgetId)).toEqual([keyBudget.body.budget.budgetId, ...[...ids].reverse()]);
+      const identities = await list("?scope_kind=BUDGET_SCOPE_KIND_IDENTITY");
+      expect(identities).toMatchObject({ object: "list", hasMore: false });
+      expect(identities.data.map((budget: Json) => budget.budgetId)).toEqual([...ids].reverse());
+      expect(identities.data[0].usage).toEqual({ amount: 0, tokens: 0, requests: 0 });
+      expect((await list("?scope_kind=BUDGET_SCOPE_KIND_IDENTITY&scope_target_id=list%7C1")).data.map((budget: Json) => budget.budgetId)).toEqual([ids[0]]);
+      expect((await list("?scope_target_id=list%7C1")).data).toHaveLength(2);
+      expect((await list("?scope_kind=BUDGET_SCOPE_KIND_API_KEY&scope_kind=BUDGET_SCOPE_KIND_IDENTITY&scope_target_id=list%7C1")).data).toHaveLength(2);
+      expect((await list("?is_active=false")).data.map((budget: Json) => budget.budgetId)).toEqual([keyBudget.body.budget.budgetId]);
+      expect((await list("?period=BUDGET_PERIOD_DAILY")).data).toHaveLength(1);
+
+      const first = await list("?scope_kind=BUDGET_SCOPE_KIND_IDENTITY&limit=2");
+      expect(first).toMatchObject({ hasMore: true });
+      expect(first.data.map((budget: Json) => budget.budgetId)).toEqual([ids[2], ids[1]]);
+      const second = await list(`?scope_kind=BUDGET_SCOPE_KIND_IDENTITY&limit=2&starting_after=${ids[1]}`);
+      expect(second).toMatchObject({ hasMore: false });
+      expect(second.data.map((budget: Json) => budget.budgetId)).toEqual([ids[0]]);
+
+      for (const query of ["?limit=0", "?limit=201", "?scope_kind=IDENTITY", "?is_active=yes", "?period=MONTHLY"]) {
+        expect((await call("GET", `/v2/budgets${query}`, { on: local, key: "k" })).status, query).toBe(400);
+      }
+    } finally {
+      await local.close();
+    }
+  });
+
+  it("an identity read with include_budget=true carries its budget in snake_case without usage; without it, no budget", async () => {
+    const budget = await identityWithBudget("budget|include", { rate_limit: { requests_per_minute: 5 } });
+    const read = await call<Json>("GET", `${itemPath("budget|include")}?include_budget=true`);
+    expect(read.body.identity.budget).toEqual({
+      budget_id: budget.budgetId,
+      scope: identityScope("budget|include"),
+      limits: { period: MONTHLY, amount: 20 },
+      rate_limit: { requests_per_minute: 5 },
+      is_active: true,
+      created_at: budget.createdAt,
+      updated_at: budget.updatedAt,
+    });
+    expect((await call<Json>("GET", itemPath("budget|include"))).body.identity).not.toHaveProperty("budget");
+    const listed = await call<Json>("GET", `/v2/identities?search=budget%7Cinclude&include_budget=true`);
+    expect(listed.body.data[0].budget.budget_id).toBe(budget.budgetId);
+  });
+
+  it("workspace switch budgetCasing: snake answers in the older snake_case spelling", async () => {
+    const local = await startOrqEmulator({ quiet: true });
+    try {
+      local.setWorkspace({ budgetCasing: "snake" });
+      const budget = await identityWithBudget("snake|1", { rate_limit: { requests_per_minute: 3 } }, local);
+      expect(budget).toMatchObject({ budget_id: expect.stringMatching(ULID), scope: identityScope("snake|1"), rate_limit: { requests_per_minute: 3 }, is_active: true });
+      const list = await call<Json>("GET", "/v2/budgets", { on: local, key: "k" });
+      expect(list.body).toMatchObject({ object: "list", has_more: false, data: [{ budget_id: budget.budget_id }] });
+      expect(local.workspace().budgetCasing).toBe("snake");
+    } finally {
+      await local.close();
+    }
+  });
+
+  it("logs budget calls with resource budgets and the scoped identity's external_id; fault rules can target budget calls only", async () => {
+    const budget = await identityWithBudget("budget|logged");
+    await call("GET", `/v2/budgets?scope_kind=BUDGET_SCOPE_KIND_IDENTITY&scope_target_id=${encodeURIComponent("budget|logged")}`);
+    await call("PATCH", budgetPath(budget.budgetId), { body: { is_active: true } });
+    const logged = emulator.requests().filter((entry) => entry.externalId === "budget|logged");
+    expect(logged.map((entry) => [entry.method, entry.resource, entry.status])).toEqual([
+      ["POST", "identities", 201],
+      ["POST", "budgets", 200],
+      ["GET", "budgets", 200],
+      ["PATCH", "budgets", 200],
+    ]);
+
+    emulator.setFaults([{ externalIdPrefix: "budget|faulted", resource: "budgets", faults: [{ status: 503 }] }]);
+    try {
+      expect((await call("POST", "/v2/identities", { body: { external_id: "budget|faulted" } })).status).toBe(201);
+      const refused = await call("POST", "/v2/budgets", { body: { scope: identityScope("budget|faulted"), limits: { period: MONTHLY, amount: 1 } } });
+      expect(refused.status).toBe(503);
+      expect(lastLogged("budget|faulted")).toMatchObject({ resource: "budgets", status: 503, fault: true });
+      expect((await call("GET", itemPath("budget|faulted"))).status).toBe(200);
+      expect(() => emulator.setFaults([{ resource: "contacts" as never, faults: [{ status: 500 }] }])).toThrow(TypeError);
+    } finally {
+      emulator.setFaults([]);
+    }
+  });
+
+  it("budget calls meet the workspace's outage and rate limit like identity calls", async () => {
+    const local = await startOrqEmulator({ quiet: true });
+    try {
+      local.setWorkspace({ outage: "503" });
+      expect((await call("GET", "/v2/budgets", { on: local, key: "k" })).status).toBe(503);
+      local.setWorkspace({ outage: null, rateLimitPerMinute: 1 });
+      expect((await call("GET", "/v2/budgets", { on: local, key: "k" })).status).toBe(200);
+      const limited = await call("GET", "/v2/budgets", { on: local, key: "k" });
+      expect(limited.status).toBe(429);
+      expect(limited.headers.get("retry-after")).not.toBeNull();
+      expect((await call("GET", "/v2/budgets", { on: local, key: null })).status).toBe(401);
+    } finally {
+      await local.close();
+    }
+  });
+
+  it("control API: GET /__emulator/budgets[?external_id=] shows budgets as stored (snake_case, with usage); stats count them; reset clears them", async () => {
+    const local = await startOrqEmulator({ quiet: true });
+    try {
+      const budget = await identityWithBudget("ctl|1", {}, local);
+      const one = await call<EmulatedBudget>("GET", `/__emulator/budgets?external_id=${encodeURIComponent("ctl|1")}`, { on: local, key: null });
+      expect(one.body).toEqual({
+        budget_id: budget.budgetId,
+        scope: identityScope("ctl|1"),
+        limits: { period: MONTHLY, amount: 20 },
+        is_active: true,
+        created_at: budget.createdAt,
+        updated_at: budget.updatedAt,
+        usage: { amount: 0, tokens: 0, requests: 0 },
+      });
+      expect((await call("GET", "/__emulator/budgets?external_id=ctl%7Cnone", { on: local, key: null })).status).toBe(404);
+      expect((await call<{ budgets: EmulatedBudget[] }>("GET", "/__emulator/budgets", { on: local, key: null })).body.budgets).toEqual([one.body]);
+      expect(local.budgets()).toEqual([one.body]);
+      expect(local.stats().budgets).toBe(1);
+      local.reset();
+      expect(local.budgets()).toEqual([]);
+    } finally {
+      await local.close();
+    }
   });
 });
