@@ -12,8 +12,9 @@ import { getConfig } from "../../src/config";
 import { toListedChange } from "../../src/reconcile/listed-user";
 import { Reconciler } from "../../src/reconcile/reconciler";
 import { clerkSource } from "../../src/reconcile/sources/clerk";
-import { clerkAt, emulator, postClerk, uniqueId, type Json } from "../worker/harness";
+import { callBridgeWith, clerkAt, emulator, postClerk, uniqueId, type Json } from "../worker/harness";
 import {
+  ADMIN_TOKEN,
   admin,
   auth0User,
   clearProviderFaults,
@@ -204,6 +205,26 @@ describe("providers' limits", () => {
     expect(next!).toBeGreaterThanOrEqual(Date.now() + 3_000);
     const cycle = await finishCycle("clerk");
     expect(cycle.last_cycle).toMatchObject({ error: null, users_seen: 3, created: 3 });
+  });
+});
+
+describe("visible", () => {
+  it("the status page has a tile per provider with the age of the last complete cycle and its counts", async () => {
+    await setClerkUsers([clerkUser(uniqueId("tile"), "Tile", T0)]);
+    await runCycle("clerk");
+    const login = await callBridgeWith({ ADMIN_TOKEN }, "/admin/login", {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded", origin: "https://bridge.test" },
+      body: new URLSearchParams({ token: ADMIN_TOKEN }).toString(),
+    });
+    expect(login.status).toBe(303);
+    const cookie = login.headers.get("set-cookie")!.split(";")[0]!;
+    const page = await callBridgeWith({ ADMIN_TOKEN }, "/admin", { headers: { cookie } });
+    const html = await page.text();
+    expect(html).toMatch(/data-testid="reconcile-clerk"/);
+    expect(html).toMatch(/Self-healing: clerk/);
+    expect(html).toMatch(/1 users, 0 identities: 1 created, 0 updated, 0 deleted, 0 unchanged/);
+    expect(html).toMatch(/data-testid="reconcile-auth0"/);
   });
 });
 
