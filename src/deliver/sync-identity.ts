@@ -1,11 +1,18 @@
 import { logLine } from "../log";
 import type { OrqClient, OrqFailure, OrqOutcome } from "./orq-client";
 import { withoutField, withoutRefusableFields, type CreateIdentityRequest } from "./orq-schemas";
+import type { DesiredBudget } from "../identity/budget-plan";
 
 /** The newest state the bridge wants orq.ai to hold for one identity. */
 export type DesiredIdentity =
   /** `partial`: made from an event carrying only changed fields; the identity's Durable Object merges it with what it knows. */
-  | { kind: "present"; identity: CreateIdentityRequest; partial?: true }
+  | {
+      kind: "present";
+      identity: CreateIdentityRequest;
+      partial?: true;
+      /** The identity-scoped budget its plan gives (`ORQ_BUDGETS`): null = none; absent = leave it alone. */
+      budget?: DesiredBudget | null;
+    }
   /**
    * `onDelete`: `delete` removes the identity; `tag` keeps it and sets `tags` (which include
    * `deleted`); `ignore` leaves orq.ai alone (the bridge still keeps the tombstone for ordering).

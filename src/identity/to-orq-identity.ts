@@ -1,5 +1,6 @@
 import type { CreateIdentityRequest } from "../deliver/orq-schemas";
 import type { DesiredIdentity } from "../deliver/sync-identity";
+import { budgetFor, type BudgetSettings } from "./budget-plan";
 import { isRepresentableTime, type IdentityEvent } from "./identity-event";
 
 /** How operators shape identities (README "Mapping"); parsed from env bindings in config.ts. */
@@ -14,6 +15,8 @@ export interface MappingOptions {
   externalIdPrefix: string;
   /** What a deletion does in orq.ai: `delete` (default), `tag` (add a `deleted` tag) or `ignore` (`ORQ_ON_DELETE`). */
   onDelete: "delete" | "tag" | "ignore";
+  /** Plan-driven budgets (`ORQ_BUDGETS`); undefined: the bridge leaves budgets alone. */
+  budgets?: BudgetSettings;
 }
 
 export const DEFAULT_MAPPING: MappingOptions = {
@@ -78,7 +81,10 @@ function toMetadata(event: IdentityEvent, options: MappingOptions): Record<strin
 export function toDesiredIdentity(event: IdentityEvent, options: MappingOptions): DesiredIdentity {
   if (event.type !== "deleted") {
     const identity = toOrqIdentity(event, options);
-    return event.partial ? { kind: "present", identity, partial: true } : { kind: "present", identity };
+    // The user's budget follows its plan; a partial event that does not say the plan changes nothing.
+    const budget = options.budgets && budgetFor(options.budgets, event.profile?.publicMetadata, { partial: event.partial === true });
+    const withBudget = budget === undefined || budget === "unknown" ? {} : { budget };
+    return event.partial ? { kind: "present", identity, partial: true, ...withBudget } : { kind: "present", identity, ...withBudget };
   }
   const externalId = toExternalId(event, options);
   if (options.onDelete === "tag") return { kind: "deleted", externalId, onDelete: "tag", tags: tagsFor(event.provider, options, DELETED_TAG) };

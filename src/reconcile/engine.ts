@@ -28,6 +28,8 @@
 import { DELETED_TAG, type MappingOptions } from "../identity/to-orq-identity";
 import type { IdentityChange, RecordOutcome } from "../record/identity-change";
 import { planIdentityWrite, type StoredIdentity } from "./identity-diff";
+import { readBudget } from "../deliver/orq-budget-schemas";
+import { sameBudget } from "../identity/budget-plan";
 import { toListedChange } from "./listed-user";
 import type { OrqIdentity, OrqIdentityPage, OrqListFailure } from "./orq-listing";
 import type { Cursor, SourceFailure, UserPage, UserSource } from "./user-source";
@@ -306,7 +308,10 @@ export async function runChunk(cycle: Cycle, store: CycleStore, io: ReconcileIo,
         }
         seen.push(listed.externalId);
         const holds = owned.get(listed.externalId);
-        const plan = planIdentityWrite(listed.identity, holds);
+        const identityPlan = planIdentityWrite(listed.identity, holds);
+        // Plan-driven budgets: an identity that is right but whose budget is not counts as an update.
+        const plan: typeof identityPlan =
+          identityPlan.kind === "unchanged" && holds && budgetDiffers(listed.change.desired, holds) ? { kind: "update", fields: ["budget"] } : identityPlan;
         if (plan.kind === "unchanged") {
           cycle.counts.unchanged++;
           io.onUser?.({ kind: "unchanged", userId: listed.userId, externalId: listed.externalId });
@@ -441,7 +446,17 @@ function externalIdOf(change: IdentityChange): string {
 }
 
 function storedFields(identity: OrqIdentity): StoredIdentity {
-  return { display_name: identity.display_name, email: identity.email, avatar_url: identity.avatar_url, tags: identity.tags, metadata: identity.metadata };
+  return {
+    display_name: identity.display_name, email: identity.email, avatar_url: identity.avatar_url, tags: identity.tags, metadata: identity.metadata,
+    ...(identity.budget !== undefined && { budget: identity.budget }),
+  };
+}
+
+/** Whether the budget orq.ai lists for the identity is not the one its plan gives (false when budgets were not listed). */
+function budgetDiffers(desired: IdentityChange["desired"], holds: OrqIdentity): boolean {
+  if (desired.kind !== "present" || desired.budget === undefined || holds.budget === undefined) return false;
+  const seen = holds.budget === null ? undefined : readBudget(holds.budget);
+  return desired.budget === null ? seen !== undefined : seen === undefined || !sameBudget(desired.budget, seen);
 }
 
 function finish(cycle: Cycle, now: number, error?: string): void {

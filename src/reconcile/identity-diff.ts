@@ -12,6 +12,8 @@ export interface StoredIdentity {
   avatar_url?: unknown;
   tags?: unknown;
   metadata?: unknown;
+  /** Its identity-scoped budget as orq.ai lists it (`include_budget`): null = none; absent = not listed. */
+  budget?: unknown;
 }
 
 export type WritePlan = { kind: "create" } | { kind: "update"; fields: string[] } | { kind: "unchanged" };

@@ -19,6 +19,8 @@ export interface OrqListOptions {
   timeoutMs: number;
   fetch: typeof fetch;
   signal?: AbortSignal;
+  /** Ask for each identity's budget too (`include_budget=true`: plan-driven budgets are compared). */
+  includeBudget?: boolean;
 }
 
 export interface OrqIdentity {
@@ -29,6 +31,8 @@ export interface OrqIdentity {
   avatar_url?: string;
   tags?: string[];
   metadata?: Record<string, unknown>;
+  /** With `includeBudget`: its identity-scoped budget as orq.ai lists it, or null for none. */
+  budget?: unknown;
 }
 
 export type OrqIdentityPage = { ok: true; identities: OrqIdentity[]; next: string | null; requests: 1 };
@@ -37,6 +41,7 @@ export type OrqListFailure = OrqFailure & { ok: false; requests: 1 };
 export async function listOwnedIdentities(options: OrqListOptions, tag: string, cursor: string | undefined, limit = ORQ_LIST_MAX): Promise<OrqIdentityPage | OrqListFailure> {
   const query = new URLSearchParams({ limit: String(Math.min(Math.max(1, Math.floor(limit)), ORQ_LIST_MAX)), "filter_by.tags": tag });
   if (cursor) query.set("starting_after", cursor);
+  if (options.includeBudget) query.set("include_budget", "true");
   try {
     return await withTimeout(options.timeoutMs, async (deadline) => {
       const response = await options.fetch(`${options.baseUrl}/v2/identities?${query}`, {
@@ -50,7 +55,7 @@ export async function listOwnedIdentities(options: OrqListOptions, tag: string, 
       }
       const body = (await response.json().catch(() => undefined)) as { data?: unknown; has_more?: unknown } | undefined;
       if (!body || !Array.isArray(body.data)) return failure({ status: response.status, retryable: true, reason: "orq.ai answered the identities list without data" });
-      const identities = body.data.map(identityOf).filter((identity): identity is OrqIdentity => identity !== undefined);
+      const identities = body.data.map((item) => identityOf(item, options.includeBudget === true)).filter((identity): identity is OrqIdentity => identity !== undefined);
       const last = body.data.length > 0 ? rawIdentity(body.data[body.data.length - 1]) : undefined;
       const hasMore = body.has_more === true;
       if (hasMore && typeof last?._id !== "string") return failure({ status: response.status, retryable: false, reason: "orq.ai's identities list has more pages but its last item has no _id to continue from" });
@@ -72,7 +77,7 @@ function rawIdentity(item: unknown): Record<string, unknown> | undefined {
 }
 
 /** The fields a comparison reads; an item without `_id` or `external_id` cannot be matched and is left out. */
-function identityOf(item: unknown): OrqIdentity | undefined {
+function identityOf(item: unknown, withBudget: boolean): OrqIdentity | undefined {
   const raw = rawIdentity(item);
   if (!raw || typeof raw._id !== "string" || typeof raw.external_id !== "string") return undefined;
   const identity: OrqIdentity = { _id: raw._id, external_id: raw.external_id };
@@ -81,5 +86,6 @@ function identityOf(item: unknown): OrqIdentity | undefined {
   }
   if (Array.isArray(raw.tags)) identity.tags = raw.tags.filter((tag): tag is string => typeof tag === "string");
   if (typeof raw.metadata === "object" && raw.metadata !== null && !Array.isArray(raw.metadata)) identity.metadata = raw.metadata as Record<string, unknown>;
+  if (withBudget) identity.budget = typeof raw.budget === "object" && raw.budget !== null ? raw.budget : null;
   return identity;
 }

@@ -149,7 +149,7 @@ export class Reconciler extends DurableObject<Env> {
         const observed: { rate?: RateHeaders } = {};
         const page = await listOwnedIdentities(
           {
-            baseUrl: config.orq.baseUrl, apiKey: orqKey, timeoutMs: config.orq.timeoutMs,
+            baseUrl: config.orq.baseUrl, apiKey: orqKey, timeoutMs: config.orq.timeoutMs, includeBudget: config.mapping.budgets !== undefined,
             fetch: async (input, init) => {
               const response = await fetch(input, init);
               observed.rate = readRateHeaders(response.headers) ?? observed.rate;

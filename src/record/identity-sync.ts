@@ -12,6 +12,10 @@ import { BRIDGE_STATUS_NAME, type DeliveryState } from "./bridge-status";
 import { identityObjectName, type IdentityChange, type RecordOutcome } from "./identity-change";
 import { identityWith, knownFrom, merge, type KnownProfile } from "./profile-merge";
 import { planIdentityWrite, sameJson as sameJsonValue, type StoredIdentity } from "../reconcile/identity-diff";
+import { createOrqBudgetsClient } from "../deliver/orq-budgets";
+import { readBudget } from "../deliver/orq-budget-schemas";
+import { syncBudget } from "../deliver/sync-budget";
+import { sameBudget, type DesiredBudget } from "../identity/budget-plan";
 
 /**
  * What a reconcile did here: `recorded`/`duplicate`/`stale` as for an event; `reasserted`: orq.ai
@@ -55,6 +59,15 @@ interface StateRow extends Record<string, SqlStorageValue> {
   source_version: number | null;
   /** `reconcile` when the change waiting to be delivered came from a reconcile cycle (it waits behind live changes); NULL: live. */
   origin: string | null;
+  /** The budget orq.ai holds as far as this object knows: a DesiredBudget as JSON, `null` (none), or NULL (unknown). */
+  budget_held: string | null;
+  budget_id: string | null;
+  /** NULL: nothing wrong; `retrying` (budget_next_at) or `failed` (for `budget_failed_for`), with `budget_error`. */
+  budget_state: "retrying" | "failed" | null;
+  budget_error: string | null;
+  budget_attempts: number;
+  budget_next_at: number | null;
+  budget_failed_for: string | null;
 }
 
 /** What an operator (and the tests) can see of one identity. */
@@ -71,10 +84,46 @@ export interface IdentityStatus {
   lastError: string | null;
   tombstone: boolean;
   existsInOrq: boolean | null;
+  /** The identity's plan-driven budget; null when budgets are not configured or its plan was never known. */
+  budget: { plan: string | null; state: "ok" | "pending" | "retrying" | "failed"; error: string | null; nextAttemptAt: number | null } | null;
 }
 
 function needsDelivery(state: StateRow | undefined): state is StateRow {
   return state !== undefined && state.delivered_version < state.version && state.delivery !== "failed";
+}
+
+/** `budget_held` when orq.ai holds some budget for the identity that is not the one wanted (a reconcile saw it). */
+const BUDGET_DIFFERS = "?";
+
+/** The budget orq.ai should hold and does not (as far as this object knows), or undefined. */
+function budgetWork(state: StateRow): { externalId: string; budget: DesiredBudget | null } | undefined {
+  const desired = JSON.parse(state.desired) as DesiredIdentity;
+  if (desired.kind !== "present" || desired.budget === undefined) return undefined;
+  const wanted = JSON.stringify(desired.budget);
+  if (wanted === state.budget_held) return undefined;
+  // None wanted and none known: nothing to delete (a signup whose plan has no budget costs no call).
+  if (desired.budget === null && (state.budget_held === null || state.budget_held === "null")) return undefined;
+  if (state.budget_state === "failed" && state.budget_failed_for === wanted) return undefined;
+  return { externalId: state.external_id, budget: desired.budget };
+}
+
+function budgetDue(state: StateRow | undefined, now: number): boolean {
+  return state !== undefined && budgetWork(state) !== undefined && (state.budget_next_at === null || state.budget_next_at <= now);
+}
+
+function budgetStatus(state: StateRow): IdentityStatus["budget"] {
+  const desired = JSON.parse(state.desired) as DesiredIdentity;
+  if (desired.kind !== "present" || desired.budget === undefined) return null;
+  const plan = desired.budget?.plan ?? null;
+  if (state.budget_state === "failed" && state.budget_failed_for === JSON.stringify(desired.budget)) {
+    return { plan, state: "failed", error: state.budget_error, nextAttemptAt: null };
+  }
+  if (budgetWork(state) === undefined) return { plan, state: "ok", error: null, nextAttemptAt: null };
+  return { plan, state: state.budget_state === "retrying" ? "retrying" : "pending", error: state.budget_error, nextAttemptAt: state.budget_next_at };
+}
+
+function removesBudget(desired: DesiredIdentity): boolean {
+  return desired.kind === "deleted" && desired.onDelete === "delete";
 }
 
 /**
@@ -123,6 +172,12 @@ export class IdentitySync extends DurableObject<Env> {
     // source_version (objects from before) orders a listing by occurred_at; NULL origin is live.
     if (!columns.has("source_version")) this.sql.exec("ALTER TABLE state ADD COLUMN source_version INTEGER");
     if (!columns.has("origin")) this.sql.exec("ALTER TABLE state ADD COLUMN origin TEXT");
+    // The identity's budget (plan-driven budgets, issue 21), added the same way: NULL budget_held is
+    // "unknown", so the first budget delivery creates it (or finds the existing one on a 409).
+    for (const [column, type] of [["budget_held", "TEXT"], ["budget_id", "TEXT"], ["budget_state", "TEXT"], ["budget_error", "TEXT"],
+      ["budget_attempts", "INTEGER NOT NULL DEFAULT 0"], ["budget_next_at", "INTEGER"], ["budget_failed_for", "TEXT"]] as const) {
+      if (!columns.has(column)) this.sql.exec(`ALTER TABLE state ADD COLUMN ${column} ${type}`);
+    }
   }
 
   /** Stores the change if it is new and newest; resolves once it is durable. */
@@ -160,15 +215,34 @@ export class IdentitySync extends DurableObject<Env> {
     // A delivery is under way: it writes the newest state whatever orq.ai holds now.
     if (current.delivered_version < current.version && current.delivery !== "failed") return "pending";
     const target = sameVersion ? change.desired.identity : ownIdentity!;
-    if (planIdentityWrite(target, orqHolds ?? undefined).kind === "unchanged") return "unchanged";
+    const ownBudget = (JSON.parse(current.desired) as { budget?: DesiredBudget | null }).budget;
+    const targetBudget = sameVersion && change.desired.budget !== undefined ? change.desired.budget : ownBudget;
+    const identityDiffers = planIdentityWrite(target, orqHolds ?? undefined).kind !== "unchanged";
+    // The budget as the listing saw it (`budget` undefined: budgets were not listed, nothing to say).
+    const budgetSeen = orqHolds?.budget === undefined ? undefined : orqHolds.budget === null ? null : readBudget(orqHolds.budget) ?? null;
+    const budgetDiffers =
+      targetBudget !== undefined && budgetSeen !== undefined && (targetBudget === null ? budgetSeen !== null : budgetSeen === null || !sameBudget(targetBudget, budgetSeen));
+    if (!identityDiffers && !budgetDiffers) return "unchanged";
+    const desired = JSON.stringify({ kind: "present", identity: target, ...(targetBudget !== undefined && { budget: targetBudget }) } satisfies DesiredIdentity);
+    const now = Date.now();
+    // What orq.ai holds, for the budget path: none (create it), or one that differs (look it up, fix it).
+    const budgetHeld = budgetDiffers ? (budgetSeen === null ? "null" : BUDGET_DIFFERS) : current.budget_held;
+    if (!identityDiffers) {
+      // The identity is right; only its budget was changed or deleted by hand, or the plan's limits changed.
+      this.write(
+        `UPDATE state SET desired = ?, budget_held = ?, budget_state = NULL, budget_error = NULL, budget_attempts = 0, budget_next_at = NULL,
+           budget_failed_for = NULL, origin = 'reconcile', updated_at = ?`,
+        desired, budgetHeld, now,
+      );
+      await this.setAlarm(current.not_before !== null && current.not_before > now ? current.not_before : now);
+      return "reasserted";
+    }
     // A permanent failure of this very identity would fail again: the operator replays it.
     if (current.delivery === "failed" && sameJsonValue(target, ownIdentity)) return "failed";
-    const now = Date.now();
     this.write(
       `UPDATE state SET external_id = ?, desired = ?, version = version + 1, delivery = 'pending', attempts = 0, first_failure_at = NULL,
-         next_attempt_at = NULL, last_error = NULL, exists_in_orq = ?, origin = 'reconcile', updated_at = ?`,
-      target.external_id, JSON.stringify({ kind: "present", identity: target } satisfies DesiredIdentity),
-      orqHolds === null ? 0 : target.external_id === current.external_id ? 1 : null, now,
+         next_attempt_at = NULL, last_error = NULL, exists_in_orq = ?, origin = 'reconcile', updated_at = ?, budget_held = ?`,
+      target.external_id, desired, orqHolds === null ? 0 : target.external_id === current.external_id ? 1 : null, now, budgetHeld,
     );
     await this.setAlarm(current.not_before !== null && current.not_before > now ? current.not_before : now);
     return "reasserted";
@@ -201,14 +275,17 @@ export class IdentitySync extends DurableObject<Env> {
       // only its fields, and an older event still fills in what nothing newer has set. orq.ai gets
       // the whole known profile. After a deletion the user starts afresh.
       const live = current && !tombstone ? current : undefined;
-      const liveIdentity = live && (JSON.parse(live.desired) as { identity: CreateIdentityRequest }).identity;
+      const liveDesired = live && (JSON.parse(live.desired) as { identity: CreateIdentityRequest; budget?: DesiredBudget | null });
+      const liveIdentity = liveDesired && liveDesired.identity;
       const stored = live && this.sql.exec<{ profile: string | null }>("SELECT profile FROM state WHERE id = 1").one().profile;
       const known: KnownProfile = !live ? {} : stored ? (JSON.parse(stored) as KnownProfile) : knownFrom(liveIdentity!, live.occurred_at, live.event_type);
       const merged = merge(known, { identity: change.desired.identity, occurredAt: change.occurredAt, type: change.type, partial: change.desired.partial === true });
       if (!newest && !merged.changed) return "stale";
       // external_id and tags follow the newest event; a partial one may lack the app's own id.
       const base = !newest ? liveIdentity! : change.desired.partial && liveIdentity ? { ...change.desired.identity, external_id: liveIdentity.external_id } : change.desired.identity;
-      desired = { kind: "present", identity: identityWith(base, merged.profile) };
+      // The budget follows the newest event that says the plan; an older one or one that does not say keeps it.
+      const budget = newest && change.desired.budget !== undefined ? change.desired.budget : liveDesired ? liveDesired.budget : change.desired.budget;
+      desired = { kind: "present", identity: identityWith(base, merged.profile), ...(budget !== undefined && { budget }) };
       profile = JSON.stringify(merged.profile);
     }
     const externalId = desired.kind === "present" ? desired.identity.external_id : desired.externalId;
@@ -260,8 +337,8 @@ export class IdentitySync extends DurableObject<Env> {
   async wake(): Promise<boolean> {
     this.meter.requests++;
     const state = this.readState();
-    if (!needsDelivery(state)) return false;
-    if (state.not_before !== null && state.not_before > Date.now()) return false;
+    if (!needsDelivery(state) && !budgetDue(state, Date.now())) return false;
+    if (state!.not_before !== null && state!.not_before > Date.now()) return false;
     this.wakes++;
     await this.setAlarm(Date.now());
     return true;
@@ -275,7 +352,16 @@ export class IdentitySync extends DurableObject<Env> {
   private async deliver(): Promise<void> {
     const wakesBefore = this.wakes;
     const state = this.readState();
-    if (!needsDelivery(state)) return;
+    if (!state) return;
+    if (!needsDelivery(state)) {
+      // The identity is where it should be: its budget follows (never before: a budget needs its identity).
+      const row: StateRow = state;
+      if (budgetWork(row)) {
+        if (budgetDue(row, Date.now())) await this.deliverBudget(wakesBefore);
+        else if (row.budget_next_at !== null) await this.setAlarm(row.budget_next_at);
+      }
+      return;
+    }
     // orq.ai asked this identity to wait (Retry-After): no call before then, whoever woke it.
     if (state.not_before !== null && state.not_before > Date.now()) {
       await this.setAlarm(state.not_before);
@@ -293,6 +379,89 @@ export class IdentitySync extends DurableObject<Env> {
     } finally {
       permit?.[Symbol.dispose]?.();
     }
+    // In the same run, with a permit of its own: the budget for the identity just delivered.
+    const after = this.readState();
+    if (after && !needsDelivery(after) && budgetDue(after, Date.now())) await this.deliverBudget(wakesBefore);
+  }
+
+  /**
+   * Makes orq.ai hold the budget the user's plan gives (or none), after the identity landed. Its
+   * own permit from the scheduler, its own retries: a failing Budgets API never holds the identity
+   * back, and a permanent refusal marks only the budget as failed.
+   */
+  private async deliverBudget(wakesBefore: number): Promise<void> {
+    const state = this.readState();
+    const work = state && budgetWork(state);
+    if (!state || !work) return;
+    const permit = await this.acquirePermit(state);
+    if (permit === "queued") {
+      await this.waitToBeWoken(wakesBefore, Date.now() + QUEUED_FALLBACK_MS);
+      return;
+    }
+    const observed: { rate?: RateHeaders } = {};
+    const config = getConfig(this.env).orq;
+    const client = createOrqBudgetsClient({
+      ...config,
+      fetch: async (input, init) => {
+        const response = await fetch(input, init);
+        observed.rate = readRateHeaders(response.headers) ?? observed.rate;
+        return response;
+      },
+    });
+    const known = state.budget_held === null ? {} : state.budget_held === "null" ? { exists: false } : state.budget_id ? { budgetId: state.budget_id } : {};
+    const result = await syncBudget(client, work.externalId, work.budget, known);
+    const verdict: Verdict = permit
+      ? await permit
+          .finish({
+            calls: result.calls,
+            outcome: result.ok ? "ok" : result.authProblem ? "auth" : result.retryable ? "failed" : "refused",
+            status: result.status,
+            retryAfterMs: result.ok ? undefined : result.retryAfterMs,
+            rate: observed.rate,
+          })
+          .catch((): Verdict => "own")
+      : "own";
+    permit?.[Symbol.dispose]?.();
+    const now = Date.now();
+    logLine({
+      msg: "orq_budget",
+      provider: state.provider,
+      user_id: state.user_id,
+      plan: work.budget?.plan ?? "(none)",
+      calls: result.calls,
+      status: result.status,
+      outcome: result.ok ? result.action : verdict === "wait" ? "wait_for_orq" : result.retryable ? "retry" : "permanent_failure",
+    });
+    if (result.ok) {
+      this.write(
+        `UPDATE state SET budget_held = ?, budget_id = ?, budget_state = NULL, budget_error = NULL, budget_attempts = 0, budget_next_at = NULL,
+           budget_failed_for = NULL`,
+        JSON.stringify(work.budget), result.budgetId ?? null,
+      );
+      return;
+    }
+    const budgetId = result.budgetId ?? state.budget_id;
+    if (verdict === "wait") {
+      // The workspace's trouble (outage, rate limit, key): the scheduler wakes this object.
+      this.write("UPDATE state SET budget_id = ?, budget_error = ?, budget_next_at = NULL", budgetId, `waiting for orq.ai: ${result.reason}`);
+      await this.waitToBeWoken(wakesBefore, now + QUEUED_FALLBACK_MS);
+      return;
+    }
+    if (result.retryable) {
+      const attempts = state.budget_attempts + 1;
+      const next = now + retryDelayMs(attempts, result.retryAfterMs);
+      this.write(
+        "UPDATE state SET budget_id = ?, budget_state = 'retrying', budget_error = ?, budget_attempts = ?, budget_next_at = ?",
+        budgetId, result.reason, attempts, next,
+      );
+      await this.setAlarm(next);
+      return;
+    }
+    this.write(
+      "UPDATE state SET budget_id = ?, budget_state = 'failed', budget_error = ?, budget_next_at = NULL, budget_failed_for = ?",
+      budgetId, result.reason, JSON.stringify(work.budget),
+    );
+    logLine({ msg: "budget_failed", provider: state.provider, user_id: state.user_id, status: result.status, reason: result.reason });
   }
 
   private async deliverNow(permit: PermitStub | undefined, wakesBefore: number): Promise<void> {
@@ -348,8 +517,13 @@ export class IdentitySync extends DurableObject<Env> {
     if (result.ok) {
       this.write(
         `UPDATE state SET delivered_version = ?, exists_in_orq = ?, delivery = ?, attempts = 0, first_failure_at = NULL,
-           next_attempt_at = NULL, not_before = NULL, last_status = ?, last_error = NULL, updated_at = ?`,
+           next_attempt_at = NULL, not_before = NULL, last_status = ?, last_error = NULL, updated_at = ?,
+           budget_held = CASE WHEN ? THEN 'null' WHEN ? AND budget_held IS NULL THEN 'null' ELSE budget_held END,
+           budget_id = CASE WHEN ? THEN NULL ELSE budget_id END`,
         sentVersion, result.existsInOrq ? 1 : 0, superseded ? "pending" : "delivered", result.status, now,
+        // orq.ai removes a deleted identity's budget with it; an identity it just created (201) has none yet,
+        // so its first budget is one POST, no lookup.
+        removesBudget(desired) ? 1 : 0, result.status === 201 ? 1 : 0, removesBudget(desired) ? 1 : 0,
       );
       this.write("DELETE FROM seen_events WHERE seen_at < ?", now - SEEN_EVENTS_TTL_MS);
       if (superseded) await this.setAlarm(now);
@@ -415,6 +589,7 @@ export class IdentitySync extends DurableObject<Env> {
       lastError: state.last_error,
       tombstone: state.event_type === "deleted",
       existsInOrq: state.exists_in_orq === null ? null : state.exists_in_orq === 1,
+      budget: budgetStatus(state),
     };
   }
 
