@@ -12,6 +12,7 @@ import { getConfig } from "../../src/config";
 import { toListedChange } from "../../src/reconcile/listed-user";
 import { Reconciler } from "../../src/reconcile/reconciler";
 import { clerkSource } from "../../src/reconcile/sources/clerk";
+import { DEV_SECRETS } from "../support/secrets";
 import { callBridgeWith, clerkAt, emulator, postClerk, uniqueId, type Json } from "../worker/harness";
 import {
   ADMIN_TOKEN,
@@ -373,3 +374,72 @@ describe("live changes first", () => {
     }
   });
 });
+
+describe("budgets are healed like identities", () => {
+  const budgets = (proAmount: number) =>
+    JSON.stringify({ by: "plan", plans: { free: { amount: 1, period: "monthly" }, pro: { amount: proAmount, period: "monthly", requests_per_minute: 60 } } });
+  const budgetOf = (externalId: string): Promise<Json | null> => emulator(`/__emulator/budgets?external_id=${encodeURIComponent(externalId)}`);
+
+  async function withReconcilerEnv<T>(bindings: Record<string, string>, work: () => Promise<T>): Promise<T> {
+    const stub = reconciler("clerk");
+    await runInDurableObject(stub, (instance: Reconciler, state) => {
+      Object.assign(instance, new Reconciler(state, { ...env, ...bindings }));
+    });
+    try {
+      return await work();
+    } finally {
+      await runInDurableObject(stub, (instance: Reconciler, state) => {
+        Object.assign(instance, new Reconciler(state, env));
+      });
+    }
+  }
+
+  it("a budget changed or deleted by hand is put back on the next cycle, and a change of ORQ_BUDGETS reaches every user", async () => {
+    const [edited, removed, kept] = [uniqueId("budget_edit"), uniqueId("budget_gone"), uniqueId("budget_kept")];
+    const users = [edited, removed, kept];
+    await setClerkUsers(users.map((userId) => clerkUser(userId, "Budget", T0, (user) => (user.public_metadata = { plan: "pro" }))));
+    await withReconcilerEnv({ ORQ_BUDGETS: budgets(20) }, async () => {
+      // The first cycle creates the users and their budgets.
+      expect((await runCycle("clerk")).last_cycle).toMatchObject({ created: 3 });
+      for (const userId of users) {
+        for (let waited = 0; (await budgetOf(userId))?.limits?.amount !== 20; waited++) {
+          if (waited > 200) throw new Error(`no budget for ${userId}`);
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+      }
+      // By hand in orq.ai: one budget raised, one deleted.
+      const { budget_id } = await budgetOf(edited);
+      expect(await orqBudgetByHand("PATCH", budget_id, { limits: { period: "BUDGET_PERIOD_MONTHLY", amount: 99 } })).toBe(200);
+      expect(await orqBudgetByHand("DELETE", (await budgetOf(removed)).budget_id)).toBe(200);
+      const healed = await runCycle("clerk");
+      expect(healed.last_cycle).toMatchObject({ updated: 2, unchanged: 1 });
+      for (const userId of [edited, removed]) {
+        for (let waited = 0; (await budgetOf(userId))?.limits?.amount !== 20; waited++) {
+          if (waited > 200) throw new Error(`the budget of ${userId} was not put back: ${JSON.stringify(await budgetOf(userId))}`);
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+      }
+    });
+    // The operator raises the pro plan's amount: the next cycle reaches every user.
+    await withReconcilerEnv({ ORQ_BUDGETS: budgets(30) }, async () => {
+      expect((await runCycle("clerk")).last_cycle).toMatchObject({ updated: 3 });
+      for (const userId of users) {
+        for (let waited = 0; (await budgetOf(userId))?.limits?.amount !== 30; waited++) {
+          if (waited > 200) throw new Error(`the budget of ${userId} did not follow ORQ_BUDGETS`);
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+      }
+      expect((await runCycle("clerk")).last_cycle).toMatchObject({ updated: 0, unchanged: 3 });
+    });
+  });
+});
+
+async function orqBudgetByHand(method: "PATCH" | "DELETE", budgetId: string, body?: Json): Promise<number> {
+  const response = await fetch(`${env.ORQ_API_URL}/v2/budgets/${budgetId}`, {
+    method,
+    headers: { authorization: `Bearer ${DEV_SECRETS.ORQ_API_KEY}`, "content-type": "application/json" },
+    ...(body !== undefined && { body: JSON.stringify(body) }),
+  });
+  await response.body?.cancel();
+  return response.status;
+}
