@@ -189,6 +189,26 @@ describe("backfill from Clerk", () => {
     expect(await identityOf(`${prefix}_0000`)).toMatchObject({ display_name: "John Doe", email: `${prefix}_0000`.toLowerCase() + "@example.com", tags: ["clerk", "node-e2e"] });
   });
 
+  it("gives each user the budget of its plan (ORQ_BUDGETS), as the Worker does, and a re-run writes nothing", async () => {
+    const prefix = uniqueId("user_bfbudget");
+    const budgets = JSON.stringify({ by: "plan", plans: { pro: { amount: 20, period: "monthly", requests_per_minute: 60 } } });
+    const users = [
+      clerkUser(`${prefix}_pro`, { public_metadata: { plan: "pro" } }),
+      clerkUser(`${prefix}_none`, { public_metadata: { plan: "hobby" } }),
+    ];
+    const fake = await clerkApi(users);
+    const { result } = await backfill("clerk", { ...clerkEnv(fake), ORQ_BUDGETS: budgets });
+    expect(result).toMatchObject({ status: "completed", counts: { created: 2, failed: 0 } });
+    const budgetOf = async (externalId: string) => {
+      const response = await fetch(`${orqUrl}/__emulator/budgets?external_id=${encodeURIComponent(externalId)}`);
+      return response.status === 404 ? null : response.json();
+    };
+    expect(await budgetOf(`${prefix}_pro`)).toMatchObject({ limits: { period: "BUDGET_PERIOD_MONTHLY", amount: 20 }, rate_limit: { requests_per_minute: 60 } });
+    expect(await budgetOf(`${prefix}_none`)).toBeNull();
+    const again = await backfill("clerk", { ...clerkEnv(fake), ORQ_BUDGETS: budgets });
+    expect(again.result).toMatchObject({ status: "completed", counts: { created: 0, updated: 0, unchanged: 2 } });
+  });
+
   it("a re-run writes nothing: every identity is already right", async () => {
     const prefix = uniqueId("user_bfrerun");
     const fake = await clerkApi(Array.from({ length: 120 }, (_, index) => clerkUser(`${prefix}_${index}`)));

@@ -17,6 +17,7 @@ import { readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { parseConfig } from "../../../src/config";
 import { createOrqClient } from "../../../src/deliver/orq-client";
+import { createOrqBudgetsClient } from "../../../src/deliver/orq-budgets";
 import type { MappingOptions } from "../../../src/identity/to-orq-identity";
 import { newCycle, runChunk, type ChunkLimits, type Cycle, type ReconcileContext, type ReconcileIo, type UserEvent } from "../../../src/reconcile/engine";
 import {
@@ -292,7 +293,8 @@ export async function runBackfill(options: BackfillOptions): Promise<BackfillRes
 
   const orqContext: OrqContext = {
     orq: createOrqClient({ baseUrl: config.orq.baseUrl, apiKey, timeoutMs: config.orq.timeoutMs, fetch: doFetch }),
-    list: { baseUrl: config.orq.baseUrl, apiKey, timeoutMs: config.orq.timeoutMs, fetch: doFetch, signal: halt.signal },
+    budgets: createOrqBudgetsClient({ baseUrl: config.orq.baseUrl, apiKey, timeoutMs: config.orq.timeoutMs, fetch: doFetch }),
+    list: { baseUrl: config.orq.baseUrl, apiKey, timeoutMs: config.orq.timeoutMs, fetch: doFetch, signal: halt.signal, includeBudget: config.mapping.budgets !== undefined },
     gate: createRateLimitGate(now),
     retry,
     signal: halt.signal,

@@ -8,6 +8,9 @@
  */
 import type { OrqClient, OrqFailure } from "../../../src/deliver/orq-client";
 import { syncIdentity } from "../../../src/deliver/sync-identity";
+import type { OrqBudgetsClient } from "../../../src/deliver/orq-budgets";
+import { syncBudget } from "../../../src/deliver/sync-budget";
+import { planIdentityWrite } from "../../../src/reconcile/identity-diff";
 import type { IdentityChange } from "../../../src/record/identity-change";
 import type { ReconcileOutcome } from "../../../src/reconcile/engine";
 import type { StoredIdentity } from "../../../src/reconcile/identity-diff";
@@ -16,6 +19,8 @@ import { backoffDelayMs, sleep, type RateLimitGate, type RetryPolicy } from "./r
 
 export interface OrqContext {
   orq: OrqClient;
+  /** Plan-driven budgets (ORQ_BUDGETS): written after the identity, as the Worker does. */
+  budgets: OrqBudgetsClient;
   list: OrqListOptions;
   /** Shared by every worker: one 429 from orq.ai pauses them all. */
   gate: RateLimitGate;
@@ -38,11 +43,29 @@ export function listOwnedPage(context: OrqContext, tag: string, cursor: string |
  * (the engine keeps the difference for the next run).
  */
 export async function writeChange(context: OrqContext, change: IdentityChange, orqHolds: StoredIdentity | null, onFailed: (reason: string) => void): Promise<ReconcileOutcome> {
-  const written = await withOrqRetries(() => syncIdentity(context.orq, change.desired, { existsInOrq: orqHolds !== null, preferCreate: true }), context);
-  if (written.ok) return "recorded";
-  if (written.stop) throw written;
-  onFailed(written.reason);
-  return "failed";
+  const { desired } = change;
+  // Only the budget differs (the engine compares both): the identity is not written again.
+  const identityRight = desired.kind === "present" && orqHolds !== null && planIdentityWrite(desired.identity, orqHolds).kind === "unchanged";
+  if (!identityRight) {
+    const written = await withOrqRetries(() => syncIdentity(context.orq, desired, { existsInOrq: orqHolds !== null, preferCreate: true }), context);
+    if (!written.ok) {
+      if (written.stop) throw written;
+      onFailed(written.reason);
+      return "failed";
+    }
+  }
+  if (desired.kind === "present" && desired.budget !== undefined) {
+    const budget = desired.budget;
+    const externalId = desired.identity.external_id;
+    const synced = await withOrqRetries(() => syncBudget(context.budgets, externalId, budget, orqHolds === null ? { exists: false } : {}), context);
+    if (!synced.ok) {
+      if (synced.stop) throw synced;
+      // The identity landed; only its budget did not.
+      onFailed(`budget: ${synced.reason}`);
+      return "failed";
+    }
+  }
+  return "recorded";
 }
 
 /**
