@@ -7,7 +7,7 @@ import { DEV_SECRETS } from "./scripts/lib/sign/dev-secrets.ts";
 hideExpectedRuntimeNoise();
 
 /** The bridge inside workerd, as `wrangler.toml` declares it, pointed at the project's orq.ai emulator. */
-type Inject = (key: "clerkSecretKey" | "clerkApiUrl" | "auth0Domain" | "auth0BaseUrl" | "auth0Token") => string;
+type Inject = (key: "clerkSecretKey" | "clerkApiUrl" | "auth0Domain" | "auth0BaseUrl" | "auth0Token" | "alertReceiverUrl") => string;
 const bridgeInWorkerd = (extra: Record<string, string> | ((inject: Inject) => Record<string, string>) = {}) =>
   cloudflareTest(({ inject }) => ({
     wrangler: { configPath: "./wrangler.toml" },
@@ -87,6 +87,23 @@ export default defineConfig({
           include: ["test/reconcile/**/*.test.ts"],
           globalSetup: ["test/support/orq-emulator.global.ts", "test/support/jwks.global.ts", "test/support/fake-providers.global.ts"],
           testTimeout: 60_000,
+          ...WAITING,
+        },
+      },
+      {
+        // Alerts (test/alerts/): its own runtime (conditions are the whole bridge's state), pointed at
+        // a fake alert receiver that checks the Slack, Discord, Teams and JSON shapes.
+        plugins: [
+          bridgeInWorkerd((inject) => ({
+            ALERT_WEBHOOK_URL: `${inject("alertReceiverUrl")}/slack/T000/B000/alert-token-not-secret`,
+            ADMIN_TOKEN: "admin-token-for-the-alert-tests",
+          })),
+        ],
+        test: {
+          name: "alerts",
+          include: ["test/alerts/**/*.test.ts"],
+          globalSetup: ["test/support/orq-emulator.global.ts", "test/support/jwks.global.ts", "test/support/alert-receiver.global.ts"],
+          testTimeout: 120_000,
           ...WAITING,
         },
       },

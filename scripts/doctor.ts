@@ -1,7 +1,7 @@
 /**
  * Says whether a bridge works, end to end, one line per check.
  *
- *   npm run doctor -- --url <bridge base URL> [--provider clerk]
+ *   npm run doctor -- --url <bridge base URL> [--provider clerk] [--alert-test]
  *
  * Reads ORQ_API_KEY, ORQ_API_URL (default https://api.orq.ai) and the provider's secret (e.g.
  * CLERK_WEBHOOK_SIGNING_SECRET) from the environment, else from .dev.vars; for a bridge on this
@@ -13,9 +13,10 @@ import { formatResult, runDoctor } from "./lib/doctor/doctor-checks";
 import { resolveDoctorSettings } from "./lib/doctor/doctor-settings";
 import { SAMPLE_PROVIDERS, isSampleProvider } from "./lib/sample-webhooks";
 
-const USAGE = `Usage: npm run doctor -- --url <bridge base URL> [--provider clerk] [--wait 30]
-  provider: ${Object.keys(SAMPLE_PROVIDERS).join(" | ")}
-  --wait:   seconds to wait for the test user to appear in (and leave) orq.ai
+const USAGE = `Usage: npm run doctor -- --url <bridge base URL> [--provider clerk] [--wait 30] [--alert-test]
+  provider:     ${Object.keys(SAMPLE_PROVIDERS).join(" | ")}
+  --wait:       seconds to wait for the test user to appear in (and leave) orq.ai
+  --alert-test: have the bridge send a test alert to its ALERT_WEBHOOK_URL (needs ADMIN_TOKEN)
 
 Reads ORQ_API_KEY, ORQ_API_URL (default https://api.orq.ai) and the provider's secret (e.g.
 CLERK_WEBHOOK_SIGNING_SECRET) from the environment, else .dev.vars. For a bridge on 127.0.0.1
@@ -31,6 +32,7 @@ async function main(): Promise<number> {
       url: { type: "string" },
       provider: { type: "string", default: "clerk" },
       wait: { type: "string", default: "30" },
+      "alert-test": { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -42,9 +44,10 @@ async function main(): Promise<number> {
   if (!Number.isFinite(waitSeconds) || waitSeconds <= 0 || waitSeconds > 600) usageError(USAGE, "--wait must be a number of seconds (up to 600)");
   const settings = resolveDoctorSettings(url, values.provider);
   console.log(`doctor: ${settings.provider} at ${settings.bridgeUrl}`);
-  const { ok, results } = await runDoctor(settings, { landTimeoutMs: waitSeconds * 1000, onResult: (result) => console.log(formatResult(result)) });
-  const failed = results.filter((result) => !result.ok && !result.skipped).length;
-  console.log(ok ? `all ${results.length} checks passed` : `${failed} check${failed === 1 ? "" : "s"} failed`);
+  const { ok, results } = await runDoctor(settings, { landTimeoutMs: waitSeconds * 1000, alertTest: values["alert-test"], onResult: (result) => console.log(formatResult(result)) });
+  const checks = results.filter((result) => !result.info);
+  const failed = checks.filter((result) => !result.ok && !result.skipped).length;
+  console.log(ok ? `all ${checks.length} checks passed` : `${failed} check${failed === 1 ? "" : "s"} failed`);
   return ok ? 0 : 1;
 }
 

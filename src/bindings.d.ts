@@ -12,6 +12,8 @@ declare namespace Cloudflare {
     ORQ_EXTERNAL_ID_SOURCE?: string;
     ORQ_EXTERNAL_ID_PREFIX?: string;
     ORQ_ON_DELETE?: string;
+    /** Plan-driven budgets: JSON (a string, or an object from a [vars] table in wrangler.toml). */
+    ORQ_BUDGETS?: string | Record<string, unknown>;
     ADMIN_TOKEN?: string;
     CLERK_WEBHOOK_SIGNING_SECRET?: string;
     AUTH0_WEBHOOK_TOKEN?: string;
@@ -24,5 +26,7 @@ declare namespace Cloudflare {
     OKTA_WEBHOOK_SECRET?: string;
     SUPABASE_WEBHOOK_SECRET?: string;
     AUTH0_LOG_STREAM_TOKEN?: string;
+    ALERT_WEBHOOK_URL?: string;
+    ALERT_FORMAT?: string;
   }
 }

@@ -1,5 +1,6 @@
 import * as z from "zod/mini";
 import { describeIssue } from "./describe-issue";
+import { parseBudgetSettings } from "./identity/budget-plan";
 import { RESERVED_METADATA_KEYS, type MappingOptions } from "./identity/to-orq-identity";
 import type { EnvValues, ProviderSetup } from "./providers/provider";
 import { providers } from "./providers/registry";
@@ -29,8 +30,37 @@ export interface BridgeConfig {
   admin: { token?: string };
   /** Self-healing (src/reconcile/): how often the Cron Trigger runs, the deletion limit, the per-chunk request budget. */
   reconcile: { intervalMinutes: number; maxDeletes: number | undefined; subrequests: number };
+  /** Alerts (src/alert/): where they go (`ALERT_WEBHOOK_URL`, a secret) and in which shape; no URL, no alerts. */
+  alerts: AlertSettings;
   providers: ReadonlyMap<string, ProviderSetup>;
   problems: readonly ConfigProblem[];
+}
+
+export type AlertFormat = "slack" | "teams" | "json";
+
+export interface AlertSettings {
+  url: string | undefined;
+  format: AlertFormat;
+}
+
+const LOOPBACK_HOSTS = ["localhost", "127.0.0.1", "[::1]"];
+
+/** HTTPS, or plain HTTP to this machine only (tests, a local relay). The value is a secret: problems never echo it. */
+const alertUrl = z.url({ protocol: /^https?$/ }).check(
+  z.refine((url) => url.startsWith("https:") || LOOPBACK_HOSTS.includes(new URL(url).hostname), "must be https:// (http:// only for localhost)"),
+);
+
+/**
+ * A Discord webhook takes Slack's payload at its `/slack` form
+ * (discord.com/developers/docs/resources/webhook#execute-slackcompatible-webhook): the plain
+ * Discord URL, pasted as is, is sent there.
+ */
+function alertTarget(url: string | undefined, format: AlertFormat): string | undefined {
+  if (!url || format !== "slack") return url;
+  const parsed = new URL(url);
+  if (!/^(www\.|ptb\.|canary\.)?discord(app)?\.com$/.test(parsed.hostname) || !/^\/api\/(v\d+\/)?webhooks\/[^/]+\/[^/]+\/?$/.test(parsed.pathname)) return url;
+  parsed.pathname = `${parsed.pathname.replace(/\/$/, "")}/slack`;
+  return parsed.toString();
 }
 
 const commaList = z.pipe(
@@ -62,6 +92,8 @@ const settings = {
   RECONCILE_INTERVAL_MINUTES: z._default(z.pipe(z.coerce.number(), z.int().check(z.gte(1), z.lte(7 * 24 * 60))), 60),
   RECONCILE_MAX_DELETES: z.optional(z.pipe(z.coerce.number(), z.int().check(z.gte(0), z.lte(10_000_000)))),
   RECONCILE_SUBREQUESTS: z._default(z.pipe(z.coerce.number(), z.int().check(z.gte(5), z.lte(10_000))), 40),
+  ALERT_WEBHOOK_URL: z.optional(alertUrl),
+  ALERT_FORMAT: z._default(z.enum(["slack", "teams", "json"]), "slack"),
 };
 
 type Settings = { [K in keyof typeof settings]: z.output<(typeof settings)[K]> };
@@ -93,6 +125,9 @@ export function parseConfig(env: EnvValues): BridgeConfig {
     }
   }
   const read = values as Settings;
+  // ORQ_BUDGETS is JSON: a string (--var, secrets) or a table in wrangler.toml's [vars].
+  const budgets = parseBudgetSettings(env.ORQ_BUDGETS);
+  if (!budgets.ok) problems.push({ variable: "ORQ_BUDGETS", problem: `${budgets.problem}: no budget is changed in orq.ai` });
   if (!read.ORQ_API_KEY) problems.push({ variable: "ORQ_API_KEY", problem: "is not set: events are recorded but not delivered" });
 
   const setups = new Map<string, ProviderSetup>();
@@ -112,9 +147,11 @@ export function parseConfig(env: EnvValues): BridgeConfig {
       externalIdSource: read.ORQ_EXTERNAL_ID_SOURCE,
       externalIdPrefix: read.ORQ_EXTERNAL_ID_PREFIX,
       onDelete: read.ORQ_ON_DELETE,
+      ...(budgets.ok && budgets.settings && { budgets: budgets.settings }),
     },
     admin: { token: read.ADMIN_TOKEN },
     reconcile: { intervalMinutes: read.RECONCILE_INTERVAL_MINUTES, maxDeletes: read.RECONCILE_MAX_DELETES, subrequests: read.RECONCILE_SUBREQUESTS },
+    alerts: { url: alertTarget(read.ALERT_WEBHOOK_URL, read.ALERT_FORMAT), format: read.ALERT_FORMAT },
     providers: setups,
     problems,
   };

@@ -1,4 +1,5 @@
 import { zValidator } from "@hono/zod-validator";
+import { alerterOf } from "../alert/alerter";
 import { Hono, type Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import * as z from "zod/mini";
@@ -134,6 +135,18 @@ adminApi.get("/reconcile", async (c) => {
   return c.json({ interval_minutes: intervalMinutes, providers: (await reconcileStatuses(c.env)).map((status) => reconcileJson(status, intervalMinutes, now)) });
 });
 
+/** Sends a test message to ALERT_WEBHOOK_URL now (not queued, not retried): the answer says whether it arrived. */
+adminApi.post("/alerts/test", async (c) => {
+  const { alerts } = getConfig(c.env);
+  if (!alerts.url) {
+    const invalid = getConfig(c.env).problems.some((problem) => problem.variable === "ALERT_WEBHOOK_URL");
+    return c.json({ error: "not_configured", message: `ALERT_WEBHOOK_URL is ${invalid ? "invalid (see /health)" : "not set"}` }, 409);
+  }
+  const result = await alerterOf(c.env).sendTest(new URL(c.req.url).origin);
+  if (result.ok) return c.json({ sent: true, format: alerts.format, status: result.status });
+  return c.json({ error: "alert_not_sent", message: result.problem, format: alerts.format, ...(result.status !== undefined && { status: result.status }) }, 502);
+});
+
 adminApi.onError((error, c) => {
   // The JSON validator throws on a body that is not JSON; answer in the API's own shape.
   if (error instanceof HTTPException && error.status === 400) {
@@ -160,6 +173,13 @@ export function identityJson(status: IdentityStatus) {
     last_error: status.lastError,
     tombstone: status.tombstone,
     exists_in_orq: status.existsInOrq,
+    // Plan-driven budgets (ORQ_BUDGETS): its plan, and whether orq.ai holds the budget it gives.
+    budget: status.budget && {
+      plan: status.budget.plan,
+      state: status.budget.state,
+      error: status.budget.error,
+      next_attempt_at: iso(status.budget.nextAttemptAt),
+    },
   };
 }
 

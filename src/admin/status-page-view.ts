@@ -1,5 +1,6 @@
 import { html, raw } from "hono/html";
-import type { ConfigProblem } from "../config";
+import type { AlertOverview } from "../alert/alerter";
+import type { AlertFormat, ConfigProblem } from "../config";
 import type { SchedulerStats } from "../deliver/delivery-scheduler";
 import type { BridgeSummary, FailureEntry, RecentDelivery } from "../record/bridge-status";
 import type { IdentityStatus } from "../record/identity-sync";
@@ -31,6 +32,8 @@ export interface StatusPageData {
   notice?: { kind: "ok" | "error"; text: string };
   /** Self-healing, per provider with management API credentials. */
   reconcile?: Array<{ status: ReconcileStatus; health: ReconcileHealth }>;
+  /** Alerts: null when ALERT_WEBHOOK_URL is not set; `overview` null when the Alerter could not be asked. */
+  alerts?: { format: AlertFormat; overview: AlertOverview | null } | null;
 }
 
 type Html = ReturnType<typeof html>;
@@ -110,6 +113,7 @@ export function renderStatusPage(data: StatusPageData): Html {
 ${data.notice && html`<div class="notice ${data.notice.kind}" role="status">${data.notice.text}</div>`}
 ${tiles(data)}
 ${data.problems.length > 0 && problems(data.problems)}
+${data.alerts?.overview && alertsSection(data.alerts.overview, data.now)}
 ${failures(data)}
 ${recent(data)}
 ${lookup(data)}
@@ -130,6 +134,7 @@ ${tile("orq-key", "orq.ai API key", key.tone, key.value, key.hint)}
 ${tile("retrying", "Retry backlog", data.retrying > 0 ? "warn" : "ok", String(data.retrying), data.retrying === 1 ? "identity waiting for a retry" : "identities waiting for a retry")}
 ${data.scheduler && schedulerTile(data.scheduler, data.now)}
 ${(data.reconcile ?? []).map((entry) => reconcileTile(entry.status, entry.health, data.now))}
+${data.alerts !== undefined && alertsTile(data.alerts, data.now)}
 ${tile("failed", "Given up", data.failed > 0 ? "bad" : "ok", String(data.failed), "need a replay once the cause is fixed")}
 ${tile(
   "providers",
@@ -156,6 +161,43 @@ function reconcileTile(status: ReconcileStatus, health: ReconcileHealth, now: nu
   }
   if (health === "overdue") parts.push("overdue: older than two intervals");
   return tile(`reconcile-${status.provider}`, `Self-healing: ${status.provider}`, tone, value, parts.join(" · ") || "the first cycle starts with the next Cron Trigger");
+}
+
+/** Alerts: how many conditions are open, and whether the last messages went out. */
+function alertsTile(alerts: NonNullable<StatusPageData["alerts"]> | null, now: number): Html {
+  if (!alerts) return tile("alerts", "Alerts", "warn", "Off", "set ALERT_WEBHOOK_URL to be told when syncing stops");
+  const overview = alerts.overview;
+  if (!overview) return tile("alerts", "Alerts", "warn", "Unknown", "the alert state could not be read");
+  const open = overview.open.length;
+  const tone = overview.unsentCount > 0 ? "bad" : open > 0 ? "warn" : "ok";
+  const hint = [
+    `${alerts.format} format`,
+    overview.lastSent ? `last sent ${ago(now - overview.lastSent.at)}` : "none sent yet",
+    ...(overview.unsentCount > 0 ? [`${overview.unsentCount} unsent`] : []),
+  ].join(" · ");
+  return tile("alerts", "Alerts", tone, open === 0 ? "None open" : `${open} open`, hint);
+}
+
+function alertsSection(overview: AlertOverview, now: number): Html {
+  if (overview.open.length === 0 && overview.unsentCount === 0 && !overview.lastSent && !overview.dropped) return html``;
+  const open = overview.open.map(
+    (condition) => html`<tr data-condition="${condition.key}">
+<td><span class="badge ${condition.severity === "critical" ? "bad" : "warn"}">${condition.key}</span></td>
+<td>${time(condition.startedAt, now)}</td>
+<td class="reason">${condition.summary}<div>${condition.action}</div></td>
+<td>${condition.notified ? "sent" : "waiting its turn"}</td></tr>`,
+  );
+  const unsent = overview.unsent.map(
+    (alert) => html`<tr data-unsent="${alert.condition}"><td><span class="badge bad">unsent</span> ${alert.condition} ${alert.state}</td>
+<td>${time(alert.queuedAt, now)}</td><td class="reason">${alert.lastProblem ?? "not tried yet"} · ${alert.attempts} attempt(s)</td>
+<td>next ${time(alert.nextAttemptAt, now)}</td></tr>`,
+  );
+  const last = overview.lastSent;
+  return html`<section id="alerts"><h2>Alerts <small>conditions open now, and messages to ALERT_WEBHOOK_URL</small></h2>
+${open.length === 0 ? html`<p class="empty">No condition open.</p>` : html`<table><thead><tr><th>Condition</th><th>Since</th><th>What and what to do</th><th>Alert</th></tr></thead><tbody>${open}</tbody></table>`}
+${unsent.length > 0 && html`<table><thead><tr><th>Not sent (${overview.unsentCount})</th><th>Queued</th><th>Why</th><th>Retry</th></tr></thead><tbody>${unsent}</tbody></table>`}
+<p class="empty" data-testid="last-alert">${last ? html`Last alert sent ${time(last.at, now)}: ${last.condition} ${last.state} (answered ${last.status}).` : "No alert sent yet."}${overview.dropped && html` ${overview.dropped.count} alert(s) could not be sent within a day and were dropped.`}</p>
+</section>`;
 }
 
 function tile(id: string, label: string, tone: string, value: string, hint: string): Html {
@@ -260,6 +302,7 @@ function identityDetails(status: IdentityStatus, now: number): Html {
 <dt>Attempts</dt><dd>${status.attempts}${status.nextAttemptAt !== null && html`, next ${time(status.nextAttemptAt, now)}`}</dd>
 <dt>Last orq.ai answer</dt><dd>${status.lastStatus ?? "—"}${status.lastError ? `: ${status.lastError}` : ""}</dd>
 <dt>In orq.ai</dt><dd>${status.existsInOrq === null ? "unknown" : status.existsInOrq ? "yes" : "no"}</dd>
+${status.budget && html`<dt>Budget</dt><dd><span class="badge ${{ ok: "ok", failed: "bad", retrying: "warn", pending: "muted" }[status.budget.state]}">${status.budget.state}</span> plan ${status.budget.plan ?? "(no budget)"}${status.budget.error ? `: ${status.budget.error}` : ""}</dd>`}
 </dl>`;
 }
 

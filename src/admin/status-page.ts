@@ -1,6 +1,7 @@
 import { Hono, type Context, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { csrf } from "hono/csrf";
+import { alerterOf } from "../alert/alerter";
 import { getConfig } from "../config";
 import { SCHEDULER_NAME } from "../deliver/delivery-scheduler";
 import { reconcileHealth } from "../reconcile/reconcile-report";
@@ -40,6 +41,7 @@ statusPage.get("/", requireSession, async (c) => {
   const config = getConfig(c.env);
   const after = parseFailureCursor(c.req.query("cursor") ?? "") ?? undefined;
   const scheduler = c.env.ORQ_SCHEDULER.getByName(SCHEDULER_NAME);
+  const alerting = config.alerts.url === undefined ? undefined : alerterOf(c.env).overview().catch(() => null);
   const [overview, stats, delivered] = await Promise.all([
     c.env.BRIDGE_STATUS.getByName(BRIDGE_STATUS_NAME).overview({ limit: FAILURES_SHOWN + 1, after }, RECENT_SHOWN),
     scheduler.stats().catch(() => null),
@@ -68,6 +70,7 @@ statusPage.get("/", requireSession, async (c) => {
     olderFailures: overview.failures.length > FAILURES_SHOWN && last ? `/admin?cursor=${encodeURIComponent(formatFailureCursor(last))}#failures` : null,
     recent,
     reconcile: reconciles.filter((status) => status.configured).map((status) => ({ status, health: reconcileHealth(status, config.reconcile.intervalMinutes, Date.now()) })),
+    alerts: alerting === undefined ? null : { format: config.alerts.format, overview: await alerting },
   };
 
   const target = identityFrom(c.req.query("provider"), c.req.query("user_id"));

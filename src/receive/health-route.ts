@@ -1,4 +1,5 @@
 import type { Context } from "hono";
+import { alerterOf, type AlertOverview } from "../alert/alerter";
 import { getConfig } from "../config";
 import { SCHEDULER_NAME, type SchedulerStats } from "../deliver/delivery-scheduler";
 import { logLine } from "../log";
@@ -31,7 +32,7 @@ const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOStrin
  */
 export async function healthRoute(c: Context<{ Bindings: Cloudflare.Env }>) {
   const config = getConfig(c.env);
-  const [summary, scheduler, reconciles] = await Promise.all([
+  const [summary, scheduler, reconciles, alerts] = await Promise.all([
     c.env.BRIDGE_STATUS.getByName(BRIDGE_STATUS_NAME)
       .summary()
       .catch((error: Error): BridgeSummary | null => {
@@ -48,6 +49,15 @@ export async function healthRoute(c: Context<{ Bindings: Cloudflare.Env }>) {
       logLine({ msg: "health_reconcile_unavailable", error: error.name });
       return null;
     }),
+    // Asked only when alerts are configured: otherwise /health costs what it did.
+    config.alerts.url === undefined
+      ? null
+      : alerterOf(c.env)
+          .overview()
+          .catch((error: Error): AlertOverview | null => {
+            logLine({ msg: "health_alerts_unavailable", error: error.name });
+            return null;
+          }),
   ]);
   const now = Date.now();
   const { intervalMinutes } = config.reconcile;
@@ -100,6 +110,16 @@ export async function healthRoute(c: Context<{ Bindings: Cloudflare.Env }>) {
     },
     deliveries: summary && { retrying: summary.retrying, failed: summary.failed },
     reconcile: reconcile && { interval_minutes: intervalMinutes, providers: reconcile },
+    alerts: {
+      // set | not_set | invalid (listed under problems); never the URL
+      webhook: config.alerts.url ? "set" : config.problems.some((problem) => problem.variable === "ALERT_WEBHOOK_URL") ? "invalid" : "not_set",
+      format: config.alerts.format,
+      ...(alerts && {
+        open: alerts.open.map((condition) => condition.key),
+        last_sent_at: iso(alerts.lastSent?.at ?? null),
+        unsent: alerts.unsentCount,
+      }),
+    },
     problems: config.problems,
   });
 }

@@ -1,5 +1,6 @@
 import type { Context, Handler, MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
+import { countWebhook } from "../alert/alert-trigger";
 import { getConfig } from "../config";
 import { describeIssue } from "../describe-issue";
 import * as z from "zod/mini";
@@ -43,8 +44,10 @@ export function webhookRoute(provider: WebhookProvider): [MiddlewareHandler<Env>
     const verified = await setup.verify({ headers: c.req.raw.headers, body }, started);
     if (!verified.ok) {
       if (verified.temporary) return reject(c, provider, started, 503, "temporarily_unavailable", verified.reason);
+      countVerdict(c, provider, "rejected");
       return reject(c, provider, started, 401, "unauthorized", verified.reason);
     }
+    countVerdict(c, provider, "verified");
 
     let json: unknown = verified.payload;
     if (json === undefined) {
@@ -159,6 +162,21 @@ export function verificationRoute(provider: WebhookProvider): Handler<Env> {
     log(provider, started, 200, "verification_answered", {});
     return c.json(answer, 200);
   };
+}
+
+/**
+ * Alerts learn of a wrong signing secret from these counts (in memory, reported at most once a
+ * minute per isolate: src/alert/alert-trigger.ts); no Durable Object request per webhook.
+ */
+function countVerdict(c: Context<Env>, provider: WebhookProvider, verdict: "verified" | "rejected"): void {
+  let waitUntil: ((promise: Promise<unknown>) => void) | undefined;
+  try {
+    const ctx = c.executionCtx;
+    waitUntil = (promise) => ctx.waitUntil(promise);
+  } catch {
+    // No execution context (the app called directly): counted, reported with the next evaluation.
+  }
+  countWebhook(c.env, waitUntil, provider.name, verdict, c.req.url);
 }
 
 function reject(c: Context<Env>, provider: WebhookProvider, started: number, status: 400 | 401 | 404 | 413 | 503, error: string, message: string, eventType?: string) {

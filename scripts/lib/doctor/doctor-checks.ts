@@ -1,7 +1,8 @@
 /**
- * The checks of `npm run doctor`, one result each: the bridge's own view (`/health`), the orq.ai
- * key, and a synthetic user sent through the bridge end to end (created, seen in orq.ai with the
- * mapped fields, deleted, gone). `npm run connect` reuses the end-to-end part after registering.
+ * The checks of `npm run doctor`, one result each: the bridge's own view (`/health`, alerts
+ * included), the orq.ai key, and a synthetic user sent through the bridge end to end (created, seen
+ * in orq.ai with the mapped fields, deleted, gone); with `--alert-test`, a test alert through the
+ * bridge. `npm run connect` reuses the end-to-end part after registering.
  *
  * Results name settings and their sources, never their values.
  */
@@ -19,6 +20,8 @@ export interface CheckResult {
   ok: boolean;
   /** Not run because an earlier check failed. */
   skipped?: true;
+  /** Said, not checked (an optional feature that is off): neither passes nor fails. */
+  info?: true;
   title: string;
   found: string;
   fix?: string;
@@ -30,6 +33,8 @@ export interface CheckOptions {
   landTimeoutMs?: number;
   /** Called with each result as soon as it is known. */
   onResult?(result: CheckResult): void;
+  /** `--alert-test`: have the bridge send a test alert (POST /admin/alerts/test, with ADMIN_TOKEN). */
+  alertTest?: boolean;
 }
 
 const REQUEST_TIMEOUT_MS = 10_000;
@@ -38,7 +43,7 @@ const POLL_MS = 250;
 
 /** One line per check: `✓ title: found`, and on failure the fix on the next line. */
 export function formatResult(result: CheckResult): string {
-  const mark = result.skipped ? "–" : result.ok ? "✓" : "✗";
+  const mark = result.info ? "i" : result.skipped ? "–" : result.ok ? "✓" : "✗";
   const line = `${mark} ${result.title}: ${result.found}`;
   return result.fix && !result.ok && !result.skipped ? `${line}\n    fix: ${result.fix}` : line;
 }
@@ -65,6 +70,7 @@ export async function runDoctor(settings: DoctorSettings, options: CheckOptions 
     for (const title of ["orq.ai accepts ORQ_API_KEY", "end-to-end with a test user"]) recorder.skip(title, "the bridge did not answer /health");
     return { ok: false, results: recorder.results };
   }
+  if (options.alertTest) await checkAlertTest(settings, fetchImpl, recorder);
   const keyWorks = await checkOrqKey(settings, fetchImpl, recorder);
   if (!keyWorks) recorder.skip("end-to-end with a test user", "it needs a working ORQ_API_KEY to read orq.ai");
   else await checkEndToEnd(settings, { ...options, fetch: fetchImpl, onResult: (result) => recorder.add(result) });
@@ -127,7 +133,56 @@ async function checkBridge(settings: DoctorSettings, fetchImpl: typeof fetch, re
   } else {
     recorder.add({ ok: true, title: "the bridge has an orq.ai key", found: "set, and orq.ai has not rejected it" });
   }
+  recorder.add(alertsResult(settings, health));
   return true;
+}
+
+/** Alerts are optional: off is said (i), a broken setup fails. */
+function alertsResult(settings: DoctorSettings, health: Json): CheckResult {
+  const title = "alerts on the bridge";
+  const alerts = health.alerts;
+  const put = settings.local ? "add ALERT_WEBHOOK_URL=… to .dev.vars" : "npx wrangler secret put ALERT_WEBHOOK_URL";
+  if (typeof alerts !== "object" || alerts === null) return { ok: true, info: true, title, found: "not reported by this bridge (deployed before alerts existed)" };
+  if (alerts.webhook === "not_set") return { ok: true, info: true, title, found: `not configured: nobody is told when syncing stops (${put}; README "Alerts")` };
+  if (alerts.webhook !== "set") {
+    const problem = Array.isArray(health.problems) ? health.problems.find((entry: Json) => entry?.variable === "ALERT_WEBHOOK_URL")?.problem : undefined;
+    return { ok: false, title, found: `ALERT_WEBHOOK_URL is invalid there${problem ? ` (${problem})` : ""}: no alert is sent`, fix: `${put} with an https:// URL (a Slack, Discord or Teams webhook)` };
+  }
+  const open = Array.isArray(alerts.open) && alerts.open.length > 0 ? alerts.open.join(", ") : "none";
+  const set = `ALERT_WEBHOOK_URL is set there (format ${alerts.format})`;
+  if (typeof alerts.unsent === "number" && alerts.unsent > 0) {
+    return { ok: false, title, found: `${set}, but ${alerts.unsent} alert${alerts.unsent === 1 ? "" : "s"} could not be sent yet; open conditions: ${open}`, fix: "the status page (/admin) shows why; check ALERT_WEBHOOK_URL, then `npm run doctor -- --url … --alert-test`" };
+  }
+  return { ok: true, title, found: `${set}; open conditions: ${open}${alerts.last_sent_at ? `; last alert sent ${alerts.last_sent_at}` : ""}` };
+}
+
+/** `--alert-test`: the bridge sends a test message to its ALERT_WEBHOOK_URL and says whether it arrived. */
+async function checkAlertTest(settings: DoctorSettings, fetchImpl: typeof fetch, recorder: Recorder): Promise<boolean> {
+  const title = "the bridge sends a test alert";
+  if (!settings.adminToken.value) {
+    return recorder.add({ ok: false, title, found: "ADMIN_TOKEN is not set here (POST /admin/alerts/test needs it)", fix: "export ADMIN_TOKEN=… (the bridge's), or add it to .dev.vars" });
+  }
+  let response: Response;
+  try {
+    response = await fetchImpl(`${settings.bridgeUrl}/admin/alerts/test`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${settings.adminToken.value}` },
+      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS + 5_000),
+    });
+  } catch (error) {
+    return recorder.add({ ok: false, title, found: `no answer from POST /admin/alerts/test (${describeError(error)})`, fix: "check --url and that the bridge is running" });
+  }
+  const answer = safeJson(await response.text());
+  if (response.status === 200) return recorder.add({ ok: true, title, found: `the alert endpoint answered ${answer?.status} (format ${answer?.format}): look for "Test alert from the orq identity bridge" there` });
+  if (response.status === 401) return recorder.add({ ok: false, title, found: `401: the bridge refused ${describeSetting(settings.adminToken)}`, fix: "ADMIN_TOKEN here does not match the bridge's" });
+  if (response.status === 404) return recorder.add({ ok: false, title, found: "404: the bridge's admin API is off (ADMIN_TOKEN is not set there)", fix: settings.local ? "add ADMIN_TOKEN=… (16+ characters) to .dev.vars" : "npx wrangler secret put ADMIN_TOKEN" });
+  if (response.status === 409) return recorder.add({ ok: false, title, found: String(answer?.message ?? "alerts are not configured on the bridge"), fix: settings.local ? "add ALERT_WEBHOOK_URL=… to .dev.vars" : "npx wrangler secret put ALERT_WEBHOOK_URL" });
+  return recorder.add({
+    ok: false,
+    title,
+    found: `${response.status}: ${String(answer?.message ?? "the test alert was not sent")}`,
+    fix: "check ALERT_WEBHOOK_URL (a Slack incoming webhook, a Discord webhook, a Teams Workflows URL) and ALERT_FORMAT (slack, teams or json)",
+  });
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -28,6 +28,8 @@ export interface DoctorSettings {
   orqKey: Setting;
   /** The provider's secret binding (Kinde: its issuer URL). */
   secret: Setting;
+  /** For `--alert-test` (POST /admin/alerts/test). */
+  adminToken: Setting;
   /** Every variable known (environment over the file): the bridge's mapping settings are read from it. */
   vars: Record<string, string>;
 }
@@ -66,6 +68,7 @@ export function resolveDoctorSettings(
     orqUrl: read("ORQ_API_URL", local ? { value: DEV_EMULATOR_URL, source: "public dev default" } : { value: DEFAULT_ORQ_API_URL, source: "default" }),
     orqKey: read("ORQ_API_KEY", local ? { value: DEV_SECRETS.ORQ_API_KEY, source: "public dev default" } : undefined),
     secret: read(binding, local ? { value: DEV_SECRETS[binding], source: "public dev default" } : undefined),
+    adminToken: read("ADMIN_TOKEN"),
     vars,
   };
 }
