@@ -185,7 +185,8 @@ export function evaluateConditions(inputs: AlertInputs): { open: OpenCondition[]
           action: `See GET /admin/reconcile for the cycle's progress and last failure; check that the Cron Trigger runs and ${provider}'s API answers.`,
         });
       }
-      const held = status.last?.counts.deletions_held_back ?? 0;
+      // A dry run holds nothing back: it only reports.
+      const held = status.last && !status.last.dryRun ? status.last.counts.deletions_held_back : 0;
       if (held > 0 && status.last) {
         open.push({
           key: `reconcile_deletions_held_back:${provider}`,

@@ -111,6 +111,7 @@ describe("which conditions are open", () => {
     const [condition] = evaluateConditions(inputs({ reconcile: reconcile(held, held) })).open;
     expect(condition).toMatchObject({ key: "reconcile_deletions_held_back:clerk", details: { held_back: 12 } });
     expect(condition!.action).toContain("confirm_deletes");
+    expect(keys(inputs({ reconcile: reconcile({ ...held, dryRun: true }, held) }))).toEqual([]);
     expect(keys(inputs({ reconcile: reconcile(cycle({}), cycle({})) }))).toEqual([]);
   });
 });
