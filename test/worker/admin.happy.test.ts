@@ -59,6 +59,8 @@ describe("GET /admin/identities/:provider/:userId", () => {
       last_error: null,
       tombstone: false,
       exists_in_orq: true,
+      // ORQ_BUDGETS is not set here: no budget to show.
+      budget: null,
     });
   });
 
