@@ -1,4 +1,4 @@
-import type { RateHeaders } from "./delivery-scheduler";
+import type { CallReport, RateHeaders, RecentDeliveryInput } from "./delivery-scheduler";
 
 /**
  * orq.ai's `X-RateLimit-Limit` / `-Remaining` / `-Reset` (ORQ.md), on any answer. `Reset` is read
@@ -22,4 +22,29 @@ export function readRateHeaders(headers: Headers, now = Date.now()): RateHeaders
 function count(value: string | null): number | undefined {
   if (value === null || !/^\s*\d{1,9}\s*$/.test(value)) return undefined;
   return Number(value);
+}
+
+/** A `fetch` that keeps the rate-limit headers of the latest answer in `observed` (the scheduler learns the limit from them). */
+export function fetchObservingRate(observed: { rate?: RateHeaders }): typeof fetch {
+  return async (input, init) => {
+    const response = await fetch(input, init);
+    observed.rate = readRateHeaders(response.headers) ?? observed.rate;
+    return response;
+  };
+}
+
+/** What one permit's calls came to, for `Permit.finish`: success, a refusal about the identity, a retryable failure, or the key. */
+export function callReport(
+  result: { ok: true; calls: number; status?: number } | { ok: false; calls: number; status?: number; authProblem: boolean; retryable: boolean; retryAfterMs?: number },
+  rate: RateHeaders | undefined,
+  delivered?: RecentDeliveryInput,
+): CallReport {
+  return {
+    calls: result.calls,
+    outcome: result.ok ? "ok" : result.authProblem ? "auth" : result.retryable ? "failed" : "refused",
+    status: result.status,
+    retryAfterMs: result.ok ? undefined : result.retryAfterMs,
+    rate,
+    ...(delivered && { delivered }),
+  };
 }

@@ -5,7 +5,7 @@ import { identityObjectName } from "../record/identity-change";
 import { newCycle, runChunk, type Cycle, type CycleStore, type CycleTrigger, type ReconcileIo, type WorkItem } from "./engine";
 import { listOwnedIdentities, type OrqIdentity } from "./orq-listing";
 import { SCHEDULER_NAME, type PermitStub, type RateHeaders } from "../deliver/delivery-scheduler";
-import { readRateHeaders } from "../deliver/rate-headers";
+import { callReport, fetchObservingRate } from "../deliver/rate-headers";
 import { userSources } from "./sources/registry";
 import type { UserSource, UserSourceContext } from "./user-source";
 
@@ -150,24 +150,12 @@ export class Reconciler extends DurableObject<Env> {
         const page = await listOwnedIdentities(
           {
             baseUrl: config.orq.baseUrl, apiKey: orqKey, timeoutMs: config.orq.timeoutMs, includeBudget: config.mapping.budgets !== undefined,
-            fetch: async (input, init) => {
-              const response = await fetch(input, init);
-              observed.rate = readRateHeaders(response.headers) ?? observed.rate;
-              return response;
-            },
+            fetch: fetchObservingRate(observed),
           },
           cycle.provider,
           cursor,
         );
-        await permit
-          ?.finish({
-            calls: 1,
-            outcome: page.ok ? "ok" : page.authProblem ? "auth" : page.retryable ? "failed" : "refused",
-            status: page.ok ? 200 : page.status,
-            retryAfterMs: page.ok ? undefined : page.retryAfterMs,
-            rate: observed.rate,
-          })
-          .catch(() => undefined);
+        await permit?.finish(callReport(page.ok ? { ok: true, calls: 1, status: 200 } : { ...page, calls: 1 }, observed.rate)).catch(() => undefined);
         return page;
       },
       listUsers: (cursor) => client.listPage(cursor, sourceContext),

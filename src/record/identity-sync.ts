@@ -3,7 +3,7 @@ import { getConfig } from "../config";
 import { RETRY_WINDOW_MS, retryDelayMs } from "../deliver/backoff";
 import { createOrqClient, type OrqClient } from "../deliver/orq-client";
 import { QUEUED_FALLBACK_MS, SCHEDULER_NAME, type PermitStub, type RateHeaders, type Verdict } from "../deliver/delivery-scheduler";
-import { readRateHeaders } from "../deliver/rate-headers";
+import { callReport, fetchObservingRate } from "../deliver/rate-headers";
 import type { CreateIdentityRequest } from "../deliver/orq-schemas";
 import { syncIdentity, type DesiredIdentity, type SyncResult } from "../deliver/sync-identity";
 import { happenedAfter, type IdentityEventType } from "../identity/identity-event";
@@ -400,27 +400,10 @@ export class IdentitySync extends DurableObject<Env> {
     }
     const observed: { rate?: RateHeaders } = {};
     const config = getConfig(this.env).orq;
-    const client = createOrqBudgetsClient({
-      ...config,
-      fetch: async (input, init) => {
-        const response = await fetch(input, init);
-        observed.rate = readRateHeaders(response.headers) ?? observed.rate;
-        return response;
-      },
-    });
+    const client = createOrqBudgetsClient({ ...config, fetch: fetchObservingRate(observed) });
     const known = state.budget_held === null ? {} : state.budget_held === "null" ? { exists: false } : state.budget_id ? { budgetId: state.budget_id } : {};
     const result = await syncBudget(client, work.externalId, work.budget, known);
-    const verdict: Verdict = permit
-      ? await permit
-          .finish({
-            calls: result.calls,
-            outcome: result.ok ? "ok" : result.authProblem ? "auth" : result.retryable ? "failed" : "refused",
-            status: result.status,
-            retryAfterMs: result.ok ? undefined : result.retryAfterMs,
-            rate: observed.rate,
-          })
-          .catch((): Verdict => "own")
-      : "own";
+    const verdict: Verdict = permit ? await permit.finish(callReport(result, observed.rate)).catch((): Verdict => "own") : "own";
     permit?.[Symbol.dispose]?.();
     const now = Date.now();
     logLine({
@@ -483,20 +466,10 @@ export class IdentitySync extends DurableObject<Env> {
       subject: { provider: state.provider, userId: state.user_id },
     });
     const now = Date.now();
-    const verdict: Verdict = permit
-      ? await permit
-          .finish({
-            calls: result.calls,
-            outcome: result.ok ? "ok" : result.authProblem ? "auth" : result.retryable ? "failed" : "refused",
-            status: result.status,
-            retryAfterMs: result.ok ? undefined : result.retryAfterMs,
-            rate: observed.rate,
-            delivered: result.ok
-              ? { provider: state.provider, userId: state.user_id, externalId: state.external_id, eventType: state.event_type, status: result.status, at: now }
-              : undefined,
-          })
-          .catch((): Verdict => "own")
-      : "own";
+    const delivered = result.ok
+      ? { provider: state.provider, userId: state.user_id, externalId: state.external_id, eventType: state.event_type, status: result.status, at: now }
+      : undefined;
+    const verdict: Verdict = permit ? await permit.finish(callReport(result, observed.rate, delivered)).catch((): Verdict => "own") : "own";
     const waitsForWorkspace = !result.ok && verdict === "wait";
     logLine({
       msg: "orq_attempt",
@@ -638,16 +611,8 @@ export class IdentitySync extends DurableObject<Env> {
   }
 
   private orqClient(observed: { rate?: RateHeaders }): OrqClient {
-    const config = getConfig(this.env).orq;
     // The scheduler learns the workspace's limit from the headers of every answer.
-    return createOrqClient({
-      ...config,
-      fetch: async (input, init) => {
-        const response = await fetch(input, init);
-        observed.rate = readRateHeaders(response.headers) ?? observed.rate;
-        return response;
-      },
-    });
+    return createOrqClient({ ...getConfig(this.env).orq, fetch: fetchObservingRate(observed) });
   }
 
   /** A write, with the rows it wrote counted (the cost test reads them). */
