@@ -1,5 +1,5 @@
 /**
- * Secrets and vars the bridge reads (README "Configuration"). They are not declared in
+ * Secrets and vars the bridge reads (docs/configuration.md). They are not declared in
  * wrangler.toml, so `wrangler types` cannot see them; all are optional strings.
  */
 declare namespace Cloudflare {

@@ -33,7 +33,7 @@ export async function measureBundle(spec: Pick<WorkerSpec, "label" | "files" | "
       if (!CODE_FILE.test(name)) continue;
       const code = readFileSync(join(outdir, name));
       minifiedBytes += code.length;
-      // The gzip command, as the README, BENCHMARKS.md and the budget test measure (one figure everywhere;
+      // The gzip command, as BENCHMARKS.md and the budget test measure (one figure everywhere;
       // Node's zlib at level 9 writes a slightly different stream).
       gzipBytes += execFileSync("gzip", ["-9", "-c", join(outdir, name)], { maxBuffer: 64 * 1024 * 1024 }).length;
     }

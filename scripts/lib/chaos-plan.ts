@@ -146,7 +146,7 @@ export function planChaos(options: ChaosPlanOptions): ChaosPlan {
   return { users, deliveries: shuffle(deliveries, random), prefixes };
 }
 
-/** What the bridge must write for a user whose newest event carried `profile` (README "Mapping"). */
+/** What the bridge must write for a user whose newest event carried `profile` (docs/mapping.md). */
 export function expectedIdentity(provider: ChaosProvider, userId: string, createdAt: number, profile: Profile, tags: readonly string[]): ExpectedIdentity {
   return {
     external_id: userId,

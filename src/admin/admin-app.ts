@@ -4,7 +4,7 @@ import { adminEnabled, requireAdminToken, type AdminEnv } from "./admin-auth";
 import { statusPage } from "./status-page";
 
 /**
- * Everything under /admin (README "Admin API and status page"). Order matters: the status page
+ * Everything under /admin (docs/operations.md "Admin API and status page"). Order matters: the status page
  * (its own cookie login) answers first; every other path, known or not, needs the bearer token.
  */
 export const adminApp = new Hono<AdminEnv>();

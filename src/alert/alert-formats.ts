@@ -16,7 +16,7 @@ export function formatAlert(message: AlertMessage, format: AlertFormat): unknown
   return slackMessage(message);
 }
 
-/** `ALERT_FORMAT=json`: the README documents each field. */
+/** `ALERT_FORMAT=json`: docs/operations.md ("Alerts") documents each field. */
 export function alertJson(message: AlertMessage) {
   return {
     source: "orq-identity-bridge",

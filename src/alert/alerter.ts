@@ -20,7 +20,7 @@ import {
 import { postAlert, type SendResult } from "./send-alert";
 
 /**
- * The one place alerts are decided and sent (README "Alerts"). Once a minute the Cron Trigger asks
+ * The one place alerts are decided and sent (docs/operations.md "Alerts"). Once a minute the Cron Trigger asks
  * it to evaluate: it reads the scheduler, BridgeStatus and the reconcilers, compares the open
  * conditions with the ones it stored, and queues a message per change of state (alert-conditions.ts).
  * Messages leave in order from an outbox; one that cannot be sent is retried with backoff in this

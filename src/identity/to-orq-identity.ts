@@ -3,7 +3,7 @@ import type { DesiredIdentity } from "../deliver/sync-identity";
 import { budgetFor, type BudgetSettings } from "./budget-plan";
 import { isRepresentableTime, type IdentityEvent } from "./identity-event";
 
-/** How operators shape identities (README "Mapping"); parsed from env bindings in config.ts. */
+/** How operators shape identities (docs/mapping.md); parsed from env bindings in config.ts. */
 export interface MappingOptions {
   /** Static tags added after the provider's name (`ORQ_TAGS`). */
   tags: readonly string[];

@@ -23,7 +23,7 @@ const SCALAR_FIELDS = ["display_name", "email", "avatar_url"] as const;
 /**
  * `create` when orq.ai has no identity; `unchanged` when every field the mapping sets already
  * holds that value; else `update`, naming the fields that differ. A field the mapping leaves out
- * is not compared: a PATCH that omits it could not clear it either (README, Mapping), so counting
+ * is not compared: a PATCH that omits it could not clear it either (docs/mapping.md), so counting
  * it as a difference would make every re-run write the same identity again.
  */
 export function planIdentityWrite(desired: CreateIdentityRequest, stored: StoredIdentity | undefined): WritePlan {

@@ -155,7 +155,7 @@ describe("alerts under wrangler dev (Teams Workflows format)", () => {
   it("npm run doctor against a bridge without alerts says so without failing", async () => {
     const run = await runScript("doctor", ["--url", sharedBridgeUrl], { ORQ_API_URL: orqUrl, ORQ_API_KEY: DEV_SECRETS.ORQ_API_KEY, CLERK_WEBHOOK_SIGNING_SECRET: DEV_SECRETS.CLERK_WEBHOOK_SIGNING_SECRET });
     expect(run.code, run.stdout + run.stderr).toBe(0);
-    expect(run.stdout).toContain('i alerts on the bridge: not configured: nobody is told when syncing stops (add ALERT_WEBHOOK_URL=… to .dev.vars; README "Alerts")');
+    expect(run.stdout).toContain('i alerts on the bridge: not configured: nobody is told when syncing stops (add ALERT_WEBHOOK_URL=… to .dev.vars; docs/operations.md "Alerts")');
     expect(run.stdout).toContain("all 8 checks passed");
     expect((await health(sharedBridgeUrl)).alerts).toEqual({ webhook: "not_set", format: "slack" });
   });

@@ -12,7 +12,7 @@ import { expect, it } from "vitest";
  * until plan-driven budgets (~4.5 KB) and alerts (issue 22, the Alerter object, its conditions and
  * three message formats: 7.4 KB): see BENCHMARKS.md.)
  *
- * Measured exactly as the README and BENCHMARKS.md state the figure, so there is one figure:
+ * Measured exactly as BENCHMARKS.md states the figure, so there is one figure:
  * `npm run build && gzip -9 -c dist/index.js | wc -c` (here into a temporary directory).
  */
 export const BUNDLE_BUDGET_GZIP_BYTES = 80 * 1024;

@@ -51,7 +51,7 @@ export interface Connector {
   secretBinding?: string;
   /** Exactly the event types the bridge handles for this provider (src/providers/<route>.ts). */
   events: readonly string[];
-  /** The environment variables it reads, one line each, for --help and the README. */
+  /** The environment variables it reads, one line each, for --help and docs/configuration.md. */
   envHelp: readonly string[];
   /** The management API client from the environment, or the problem (a missing variable). */
   client(env: NodeJS.ProcessEnv, options: ClientOptions): Promise<ManagementApi | { problem: string }>;

@@ -143,7 +143,7 @@ function alertsResult(settings: DoctorSettings, health: Json): CheckResult {
   const alerts = health.alerts;
   const put = settings.local ? "add ALERT_WEBHOOK_URL=… to .dev.vars" : "npx wrangler secret put ALERT_WEBHOOK_URL";
   if (typeof alerts !== "object" || alerts === null) return { ok: true, info: true, title, found: "not reported by this bridge (deployed before alerts existed)" };
-  if (alerts.webhook === "not_set") return { ok: true, info: true, title, found: `not configured: nobody is told when syncing stops (${put}; README "Alerts")` };
+  if (alerts.webhook === "not_set") return { ok: true, info: true, title, found: `not configured: nobody is told when syncing stops (${put}; docs/operations.md "Alerts")` };
   if (alerts.webhook !== "set") {
     const problem = Array.isArray(health.problems) ? health.problems.find((entry: Json) => entry?.variable === "ALERT_WEBHOOK_URL")?.problem : undefined;
     return { ok: false, title, found: `ALERT_WEBHOOK_URL is invalid there${problem ? ` (${problem})` : ""}: no alert is sent`, fix: `${put} with an https:// URL (a Slack, Discord or Teams webhook)` };

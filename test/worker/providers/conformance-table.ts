@@ -66,7 +66,7 @@ export type Signing = "genuine" | "forged" | "expired";
 export interface ConformanceRow {
   /** Registry name: route `/webhooks/<name>`, tag, metadata.provider. */
   name: string;
-  /** As the README's tables name it. */
+  /** As the provider tables (docs/providers.md, docs/mapping.md) name it. */
   label: string;
   newUserId(): string;
   /** Runs once before the suite (Kinde publishes its signing key). */
@@ -92,7 +92,7 @@ export interface ConformanceRow {
    * it carries, and which mapped field of the documented created example it does not carry.
    */
   partial?: { base: Kind; spec: (userId: string, at: number) => EventSpec; carries: Json; keeps: Json };
-  /** Each entry of the README's display-name row, in order: the fields set, and the name expected. */
+  /** Each entry of the provider's row in docs/mapping.md's display-name table, in order: the fields set, and the name expected. */
   displayNames: Array<{ from: string; patch: (payload: Json) => void; expected: string }>;
 }
 
@@ -537,5 +537,5 @@ const auth0Logs: ConformanceRow = {
   ],
 };
 
-/** Every provider plug-in in the registry, in the README's order. */
+/** Every provider plug-in in the registry, in the order of docs/mapping.md's display-name table. */
 export const conformanceRows: readonly ConformanceRow[] = [clerk, auth0, workos, zitadel, logto, stackAuth, standard, kinde, okta, supabase, auth0Logs];

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import readme from "../../../README.md?raw";
+import mappingPage from "../../../docs/mapping.md?raw";
 import { providers } from "../../../src/providers/registry";
 import { deliverNow, inspectIdentity, orqIdentity, orqWrites, type Json } from "../harness";
 import { conformanceRows, type ConformanceRow, type EventSpec } from "./conformance-table";
@@ -15,10 +15,10 @@ const send = async (row: ConformanceRow, spec: EventSpec) => row.post(await row.
 const status = async (response: Response) => ((await response.json()) as { status: string }).status;
 const message = async (response: Response) => ((await response.json()) as { message: string }).message;
 
-/** The README's display-name table: provider label → the fields it lists, in order. */
-function readmeDisplayNameRows(): Map<string, string[]> {
-  const section = readme.split("### Display names")[1]?.split("\n\n").find((block) => block.startsWith("| provider |"));
-  if (!section) throw new Error("README has no display-name table under ### Display names");
+/** The display-name table of docs/mapping.md: provider label → the fields it lists, in order. */
+function documentedDisplayNameRows(): Map<string, string[]> {
+  const section = mappingPage.split("## Display names")[1]?.split("\n\n").find((block) => block.startsWith("| provider |"));
+  if (!section) throw new Error("docs/mapping.md has no display-name table under ## Display names");
   const rows = section.split("\n").slice(2);
   return new Map(rows.map((line) => line.split("|").map((cell) => cell.trim())).map(([, provider, order]) => [provider!, order!.split(" → ")]));
 }
@@ -27,8 +27,8 @@ it("every provider in the registry has a row in the conformance table", () => {
   expect(conformanceRows.map((row) => row.name).sort()).toEqual(providers.map((provider) => provider.name).sort());
 });
 
-it("the README's display-name table lists every provider, each in the order its row tests", () => {
-  const table = readmeDisplayNameRows();
+it("the display-name table of docs/mapping.md lists every provider, each in the order its row tests", () => {
+  const table = documentedDisplayNameRows();
   expect([...table.keys()].sort()).toEqual(conformanceRows.map((row) => row.label).sort());
   for (const row of conformanceRows) expect(table.get(row.label), row.label).toEqual(row.displayNames.map((entry) => entry.from));
 });
