@@ -173,4 +173,19 @@ export const MUTATIONS: readonly Mutation[] = [
     edits: [{ file: SCHEDULER, find: "if (now >= told.resetAt) room = Math.max(room, 1 - this.sentSince(told.resetAt));", replace: "if (now >= told.resetAt) room = Math.max(1, told.remaining) - this.sentSince(told.resetAt);" }],
     tests: [worker("delivery-scheduler.test.ts")],
   },
+  {
+    name: "stall",
+    breaks: "a woken identity in its own Retry-After says it will call and keeps its place for 30 s: the backlog behind it waits while nothing is sent",
+    edits: [
+      { file: SCHEDULER, find: "const RESERVATION_MS = 2_000;", replace: "const RESERVATION_MS = 30_000;" },
+      { file: IDENTITY_SYNC, find: "    if (state!.not_before !== null && state!.not_before > Date.now()) return false;\n    this.wakes++;", replace: "    this.wakes++;" },
+    ],
+    tests: [workspace("liveness.test.ts")],
+  },
+  {
+    name: "stray 429 teaches a pace",
+    breaks: "scattered 429s with only Retry-After (a budget, one identity's) are taken for the workspace's limit and throttle everyone for minutes",
+    edits: [{ file: SCHEDULER, find: "const aRun = this.refusals.count >= RUN_429 && this.refusals.names.size >= 2;", replace: "const aRun = true;" }],
+    tests: [worker("delivery-scheduler.test.ts")],
+  },
 ];

@@ -10,7 +10,9 @@
  *   it) a burst beyond what is left cannot go before calls leave the window, so its floor is the earliest time the
  *   window lets the N-th call through (60 s for R < N ≤ 2R from an empty window); drain ÷ floor uses the floor of the
  *   mode that ran, and both floors are reported. Refused = the bridge's calls answered 429 by the limit ÷ all its
- *   calls from the first signup to the end of the drain.
+ *   calls from the first signup to the end of the drain. With `bursts` > 1 the same is measured again on the same
+ *   bridge, once the previous burst has landed (and, by default, the emulator's window has emptied): the bridge then
+ *   knows the limit, and issue 19 asks ≤ 2 % refused in such a burst (≤ 5 % in the first, while it learns the limit).
  * - outage: the emulator fails every call (503 / dropped / hung) from before the first signup until the outage's
  *   length has passed. Counts the calls the bridge sent meanwhile and the time from recovery until all N
  *   identities are present.
@@ -41,6 +43,17 @@ export interface RateLimitSpec {
   headers: RateLimitHeaders;
   /** Give up waiting for the drain this long after the first signup. */
   timeoutMs: number;
+  /**
+   * Bursts of `signups` new signups on the same bridge (default 1), each sent once the previous one has landed:
+   * from the second on, the bridge already knows the limit (issue 19: ≤ 2 % refused then).
+   */
+  bursts?: number;
+  /**
+   * Before a later burst: "window" (default) waits until the emulator's window holds no call, so every burst starts
+   * from an empty window and its rolling floor is floor((N − 1) ÷ R) minutes; a number waits that many ms after the
+   * previous burst landed (0: at once; its floor then counts the calls still in the window).
+   */
+  burstGap?: "window" | number;
 }
 
 export interface OutageSpec {
@@ -71,7 +84,12 @@ interface Sending {
   sendMs: number;
 }
 
-export interface RateLimitResult extends RateLimitSpec, Sending {
+/** One burst of a rate-limit scenario. */
+export interface RateLimitBurst extends Sending {
+  /** 1-based. */
+  burst: number;
+  /** What was waited after the previous burst landed before this one was sent (0 for the first). */
+  gapMs: number;
   /** How many calls the emulator's limit still allowed when the first signup went out. */
   windowAllowed: number;
   /** The issue's floor, max(0, N − windowAllowed) ÷ R. */
@@ -87,6 +105,16 @@ export interface RateLimitResult extends RateLimitSpec, Sending {
   calls: number;
   refused: number;
   refusedShare: number;
+  /** When each refused call arrived, ms after the burst's first signup. */
+  refusedAtMs: number[];
+  /** Calls the limit let through, and calls it refused, per 10 s from the burst's first signup. */
+  acceptedPer10s: number[];
+  refusedPer10s: number[];
+}
+
+/** The first burst's figures (the only burst's, by default), and every burst's. */
+export interface RateLimitResult extends RateLimitSpec, Omit<RateLimitBurst, "burst" | "gapMs" | "refusedAtMs" | "acceptedPer10s" | "refusedPer10s"> {
+  burstResults: RateLimitBurst[];
   maxInFlight: number;
 }
 
@@ -119,6 +147,8 @@ export type ScenarioResult = RateLimitResult | OutageResult | LostAnswersResult;
 /** The issue's targets. */
 export const TARGETS = {
   refusedShare: 0.05,
+  /** Issue 19: in a burst after the first, once the bridge knows the limit. */
+  laterRefusedShare: 0.02,
   drainRatio: 1.15,
   callsPer45sOutage: 15,
   minCallBudget: 5,
@@ -228,47 +258,108 @@ export interface ScenarioContext {
 
 const runIdFor = (kind: string) => `sc${kind.slice(0, 2)}${Date.now().toString(36)}${Math.floor(Math.random() * 1296).toString(36)}`;
 
-export async function runRateLimitScenario(context: ScenarioContext, spec: RateLimitSpec): Promise<RateLimitResult> {
+/** The calls the emulator's window holds: every /v2 call the limit let through (not its 429s, not an outage's, not a bad key's). */
+function acceptedCalls(emulator: OrqEmulator, from: number, to = Number.POSITIVE_INFINITY) {
+  return callsBetween(emulator, from, to).filter((entry) => !entry.refusedBy && !(entry.status === 401 && !entry.fault));
+}
+
+/** Counts per 10 s from `start`. */
+function per10s(times: readonly number[], start: number, end: number): number[] {
+  const counts = new Array<number>(Math.max(1, Math.ceil((end - start + 1) / 10_000))).fill(0);
+  for (const at of times) counts[Math.min(counts.length - 1, Math.max(0, Math.floor((at - start) / 10_000)))]!++;
+  return counts;
+}
+
+/** Waits until the emulator's window holds no call (mode "rolling": 60 s after the last one it let through). */
+async function windowEmptied(emulator: OrqEmulator, deadline: number): Promise<void> {
+  while (emulator.workspace().inWindow > 0 && Date.now() < deadline) await sleep(POLL_MS * 5);
+}
+
+async function runBurst(context: ScenarioContext, spec: RateLimitSpec, burst: number, gapMs: number): Promise<RateLimitBurst> {
   const { emulator, bridgeUrl } = context.bridge;
   const log = context.log ?? (() => {});
   const signups = planSignups(runIdFor(spec.kind), spec.signups);
   const userIds = new Set(signups.map((signup) => signup.userId));
+  const now = Date.now();
+  const windowAllowed = emulator.workspace().remaining ?? spec.ratePerMinute;
+  const formulaFloorMs = (Math.max(0, spec.signups - windowAllowed) / spec.ratePerMinute) * 60_000;
+  const inWindow = acceptedCalls(emulator, now - 60_000);
+  const floorMs = spec.mode === "bucket" ? formulaFloorMs : rollingFloorMs(inWindow.map((entry) => entry.at), now, spec.ratePerMinute, spec.signups);
+  const label = (spec.bursts ?? 1) > 1 ? `burst ${burst}: ` : "";
+  log(`${label}rate limit: ${spec.ratePerMinute}/min (${spec.mode}, headers ${spec.headers}), ${spec.signups} signups, ${windowAllowed} allowed now: floor ${formatDuration(floorMs)}`);
+  const sending = await sendSignups(bridgeUrl, signups, context.concurrency ?? 16);
+  log(`  sent ${spec.signups} signups in ${formatDuration(sending.sendMs)} (${sending.non2xx} non-2xx)`);
+  const { firstSentAt } = sending;
+  const { lastCreatedAt, landed } = await waitUntilPresent(emulator, userIds, firstSentAt + spec.timeoutMs);
+  const end = lastCreatedAt ?? Date.now();
+  const calls = callsBetween(emulator, firstSentAt, end);
+  const refusedCalls = calls.filter((entry) => entry.refusedBy === "rate-limit");
+  const drainMs = lastCreatedAt === null ? null : lastCreatedAt - firstSentAt;
+  const { firstSentAt: _, ...sent } = sending;
+  const result: RateLimitBurst = {
+    ...sent,
+    burst,
+    gapMs,
+    windowAllowed,
+    formulaFloorMs,
+    floorMs,
+    drainMs,
+    landed,
+    ratio: drainMs === null || floorMs === 0 ? null : drainMs / floorMs,
+    calls: calls.length,
+    refused: refusedCalls.length,
+    refusedShare: calls.length === 0 ? 0 : refusedCalls.length / calls.length,
+    refusedAtMs: refusedCalls.map((entry) => entry.at - firstSentAt),
+    acceptedPer10s: per10s(acceptedCalls(emulator, firstSentAt, end).map((entry) => entry.at), firstSentAt, end),
+    refusedPer10s: per10s(refusedCalls.map((entry) => entry.at), firstSentAt, end),
+  };
+  log(`  ${drainMs === null ? `not drained (${landed}/${spec.signups})` : `drained in ${formatDuration(drainMs)}`}; ${result.refused}/${result.calls} calls refused${result.refused > 0 ? ` at ${formatRefusedAt(result.refusedAtMs)}` : ""}`);
+  return result;
+}
+
+export async function runRateLimitScenario(context: ScenarioContext, spec: RateLimitSpec): Promise<RateLimitResult> {
+  const { emulator } = context.bridge;
+  const log = context.log ?? (() => {});
   const baseline = emulator.stats().maxInFlight;
   emulator.setWorkspace({ rateLimitPerMinute: spec.ratePerMinute, rateLimitMode: spec.mode, rateLimitHeaders: spec.headers });
   try {
-    const now = Date.now();
-    const windowAllowed = emulator.workspace().remaining ?? spec.ratePerMinute;
-    const formulaFloorMs = (Math.max(0, spec.signups - windowAllowed) / spec.ratePerMinute) * 60_000;
-    // The calls the window holds: every /v2 call the limit let through (not its 429s, not an outage's, not a bad key's).
-    const inWindow = callsBetween(emulator, now - 60_000).filter((entry) => !entry.refusedBy && !(entry.status === 401 && !entry.fault));
-    const floorMs = spec.mode === "bucket" ? formulaFloorMs : rollingFloorMs(inWindow.map((entry) => entry.at), now, spec.ratePerMinute, spec.signups);
-    log(`rate limit: ${spec.ratePerMinute}/min (${spec.mode}, headers ${spec.headers}), ${spec.signups} signups, ${windowAllowed} allowed now: floor ${formatDuration(floorMs)}`);
-    const sending = await sendSignups(bridgeUrl, signups, context.concurrency ?? 16);
-    log(`  sent ${spec.signups} signups in ${formatDuration(sending.sendMs)} (${sending.non2xx} non-2xx)`);
-    const { firstSentAt } = sending;
-    const { lastCreatedAt, landed } = await waitUntilPresent(emulator, userIds, firstSentAt + spec.timeoutMs);
-    const end = lastCreatedAt ?? Date.now();
-    const calls = callsBetween(emulator, firstSentAt, end);
-    const refused = calls.filter((entry) => entry.refusedBy === "rate-limit").length;
-    const drainMs = lastCreatedAt === null ? null : lastCreatedAt - firstSentAt;
-    const { firstSentAt: _, ...sent } = sending;
-    return {
-      ...spec,
-      ...sent,
-      windowAllowed,
-      formulaFloorMs,
-      floorMs,
-      drainMs,
-      landed,
-      ratio: drainMs === null || floorMs === 0 ? null : drainMs / floorMs,
-      calls: calls.length,
-      refused,
-      refusedShare: calls.length === 0 ? 0 : refused / calls.length,
-      maxInFlight: Math.max(baseline, emulator.stats().maxInFlight),
-    };
+    const bursts: RateLimitBurst[] = [];
+    for (let burst = 1; burst <= (spec.bursts ?? 1); burst++) {
+      let gapMs = 0;
+      if (burst > 1) {
+        const landedAt = Date.now();
+        const gap = spec.burstGap ?? "window";
+        if (gap === "window") {
+          log(`  waiting until the emulator's window is empty (${emulator.workspace().inWindow} calls in it)`);
+          await windowEmptied(emulator, landedAt + 2 * 60_000);
+        } else {
+          await sleep(gap);
+        }
+        gapMs = Date.now() - landedAt;
+      }
+      const result = await runBurst(context, spec, burst, gapMs);
+      bursts.push(result);
+      if (result.drainMs === null) break; // the next burst would measure the leftovers of this one
+    }
+    const first = bursts[0]!;
+    const { burst: _, gapMs: __, refusedAtMs: ___, acceptedPer10s: ____, refusedPer10s: _____, ...firstFigures } = first;
+    return { ...spec, ...firstFigures, burstResults: bursts, maxInFlight: Math.max(baseline, emulator.stats().maxInFlight) };
   } finally {
     emulator.setWorkspace({ rateLimitPerMinute: null, rateLimitMode: "rolling", rateLimitHeaders: "always" });
   }
+}
+
+/** "+0.4 s ×3, +61.2 s": the refused calls' arrival times, grouped by tenth of a second. */
+export function formatRefusedAt(times: readonly number[], max = 12): string {
+  const groups: { at: number; n: number }[] = [];
+  for (const at of [...times].sort((a, b) => a - b)) {
+    const tenth = Math.round(at / 100) / 10;
+    const last = groups.at(-1);
+    if (last && last.at === tenth) last.n++;
+    else groups.push({ at: tenth, n: 1 });
+  }
+  const shown = groups.slice(0, max).map((group) => `+${group.at.toFixed(1)} s${group.n > 1 ? ` ×${group.n}` : ""}`);
+  return groups.length > max ? `${shown.join(", ")}, … (${groups.length - max} more)` : shown.join(", ");
 }
 
 export async function runOutageScenario(context: ScenarioContext, spec: OutageSpec): Promise<OutageResult> {
@@ -407,6 +498,49 @@ export interface Row {
 
 const percent = (share: number) => `${(share * 100).toFixed(1)} %`;
 
+/** One burst's rows: the first burst's refused share against 5 %, a later one's (the limit known) against 2 %. */
+function burstRows(spec: RateLimitResult, burst: RateLimitBurst): Row[] {
+  const many = spec.burstResults.length > 1 || (spec.bursts ?? 1) > 1;
+  const name = `rate limit ${spec.ratePerMinute}/min ${spec.mode}${many ? `, burst ${burst.burst}` : ""}`;
+  const refusedTarget = burst.burst === 1 ? TARGETS.refusedShare : TARGETS.laterRefusedShare;
+  return [
+    {
+      scenario: name,
+      measure: "signups answered 2xx",
+      value: `${burst.signups - burst.non2xx}/${burst.signups} (sent in ${formatDuration(burst.sendMs)}${burst.burst > 1 ? `, ${formatDuration(burst.gapMs)} after the previous burst landed` : ""})${burst.non2xx > 0 ? `; e.g. ${burst.non2xxSamples.join(" | ")}` : ""}`,
+      target: "all",
+      ok: burst.non2xx === 0,
+    },
+    { scenario: name, measure: "drain (first signup → last identity present)", value: burst.drainMs === null ? `> ${formatDuration(spec.timeoutMs)} (${burst.landed}/${burst.signups} landed)` : formatDuration(burst.drainMs), target: "" },
+    { scenario: name, measure: `floor, issue's formula: max(0, ${burst.signups} − ${burst.windowAllowed} allowed) ÷ ${spec.ratePerMinute}/min`, value: formatDuration(burst.formulaFloorMs), target: "" },
+    ...(spec.mode === "rolling"
+      ? [{ scenario: name, measure: `floor, rolling window: earliest the window lets the last call go (empty window: floor((${burst.signups} − 1) ÷ ${spec.ratePerMinute}) min)`, value: formatDuration(burst.floorMs), target: "" }]
+      : []),
+    {
+      scenario: name,
+      measure: "drain ÷ floor",
+      value: burst.floorMs === 0 ? "n/a (floor 0)" : burst.ratio === null ? "not drained" : `${burst.ratio.toFixed(2)}x`,
+      target: `≤ ${TARGETS.drainRatio}x`,
+      ...(burst.floorMs > 0 && { ok: burst.ratio !== null && burst.ratio <= TARGETS.drainRatio }),
+    },
+    {
+      scenario: name,
+      measure: `bridge's calls refused with 429${burst.burst > 1 ? " (the limit known)" : ""}`,
+      value: `${burst.refused}/${burst.calls} (${percent(burst.refusedShare)})`,
+      target: `≤ ${refusedTarget * 100} %`,
+      ok: burst.refusedShare <= refusedTarget,
+    },
+    ...(burst.refused > 0 ? [{ scenario: name, measure: "refused calls arrived at (after the first signup)", value: formatRefusedAt(burst.refusedAtMs), target: "" }] : []),
+    ...(many || burst.refused > 0
+      ? [{ scenario: name, measure: "calls let through / refused per 10 s", value: burst.acceptedPer10s.map((n, i) => (burst.refusedPer10s[i] ? `${n}/${burst.refusedPer10s[i]}` : String(n))).join(" "), target: "" }]
+      : []),
+    ...(burst.burst === spec.burstResults.length ? [{ scenario: name, measure: "orq.ai calls in flight at most", value: String(spec.maxInFlight), target: "" }] : []),
+    ...(burst.floorMs > 0 && burst.sendMs >= burst.floorMs / 2
+      ? [{ scenario: name, measure: "note", value: `sending took ${formatDuration(burst.sendMs)}: the signups did not arrive as one burst (busy machine?)`, target: "" }]
+      : []),
+  ];
+}
+
 export function rowsFor(result: ScenarioResult): Row[] {
   const sendRow = (name: string): Row => ({
     scenario: name,
@@ -417,25 +551,12 @@ export function rowsFor(result: ScenarioResult): Row[] {
   });
   switch (result.kind) {
     case "rate-limit": {
-      const name = `rate limit ${result.ratePerMinute}/min ${result.mode}`;
-      return [
-        sendRow(name),
-        { scenario: name, measure: "drain (first signup → last identity present)", value: result.drainMs === null ? `> ${formatDuration(result.timeoutMs)} (${result.landed}/${result.signups} landed)` : formatDuration(result.drainMs), target: "" },
-        { scenario: name, measure: `floor, issue's formula: max(0, ${result.signups} − ${result.windowAllowed} allowed) ÷ ${result.ratePerMinute}/min`, value: formatDuration(result.formulaFloorMs), target: "" },
-        ...(result.mode === "rolling" ? [{ scenario: name, measure: "floor, rolling window: earliest the window lets the last call go", value: formatDuration(result.floorMs), target: "" }] : []),
-        {
-          scenario: name,
-          measure: "drain ÷ floor",
-          value: result.floorMs === 0 ? "n/a (floor 0)" : result.ratio === null ? "not drained" : `${result.ratio.toFixed(2)}x`,
-          target: `≤ ${TARGETS.drainRatio}x`,
-          ...(result.floorMs > 0 && { ok: result.ratio !== null && result.ratio <= TARGETS.drainRatio }),
-        },
-        { scenario: name, measure: "bridge's calls refused with 429", value: `${result.refused}/${result.calls} (${percent(result.refusedShare)})`, target: `≤ ${TARGETS.refusedShare * 100} %`, ok: result.refusedShare <= TARGETS.refusedShare },
-        { scenario: name, measure: "orq.ai calls in flight at most", value: String(result.maxInFlight), target: "" },
-        ...(result.floorMs > 0 && result.sendMs >= result.floorMs / 2
-          ? [{ scenario: name, measure: "note", value: `sending took ${formatDuration(result.sendMs)}: the signups did not arrive as one burst (busy machine?)`, target: "" }]
-          : []),
-      ];
+      const rows = result.burstResults.flatMap((burst) => burstRows(result, burst));
+      const missing = (result.bursts ?? 1) - result.burstResults.length;
+      if (missing > 0) {
+        rows.push({ scenario: `rate limit ${result.ratePerMinute}/min ${result.mode}`, measure: `bursts ${result.burstResults.length + 1}–${result.bursts}`, value: `not sent: burst ${result.burstResults.length} did not drain`, target: "sent", ok: false });
+      }
+      return rows;
     }
     case "outage": {
       const name = `outage ${formatDuration(result.outageMs)} (${result.mode})`;
