@@ -17,7 +17,10 @@ import { logLine } from "../log";
  * - **First burst.** Until a pace is known, at most UNKNOWN_PACE_CONCURRENCY calls are in flight: a
  *   call over the internet takes 100 ms or more and orq.ai's limits are tens to hundreds per minute,
  *   so a handful in flight already outruns any plan, and only those few meet the first 429 (whose
- *   headers, or the run of refusals, then teach the pace).
+ *   headers, or the run of refusals, then teach the pace). Once more calls than any published plan
+ *   allows were accepted within a minute (UNCAPPED_AFTER_ACCEPTED) without a limit showing, the cap
+ *   is lifted. The window's grant times are saved with every 429 and state change, so a scheduler
+ *   evicted during a pause still knows them.
  * - **Outage.** Network errors, timeouts, 5xx and 429 without a usable `Retry-After` are failures
  *   that may be the workspace's. While another identity's call succeeded meanwhile, the failure is
  *   that identity's own (it backs off itself). Three such failures in a row from two or more
@@ -141,6 +144,8 @@ const MIN_FITTED = 10;
 const RUN_429 = 3;
 /** Calls in flight at most until the pace is known (learned or configured). */
 export const UNKNOWN_PACE_CONCURRENCY = 4;
+/** Calls accepted in the last minute, with no limit shown, after which the handful cap is lifted. */
+const UNCAPPED_AFTER_ACCEPTED = 200;
 /** Woken per dispatch round at most; the next round follows as permits finish. */
 const WAKE_BATCH = 100;
 
@@ -234,6 +239,12 @@ export class DeliveryScheduler extends DurableObject<Env> {
     const columns = this.sql.exec<{ name: string }>("SELECT name FROM pragma_table_info('waiting')").toArray().map((row) => row.name);
     if (!columns.includes("background")) this.sql.exec("ALTER TABLE waiting ADD COLUMN background INTEGER NOT NULL DEFAULT 0");
     this.sql.exec("CREATE INDEX IF NOT EXISTS waiting_by_priority ON waiting (background, since)");
+    // workspace.window_log: the grant times of the window, saved whenever the workspace row is (a 429,
+    // a state change): a scheduler evicted while it waits out orq.ai's Retry-After (an idle object goes
+    // after some seconds) wakes knowing which calls still count, instead of letting a whole window out
+    // at once at its edge. Added to the tables of schedulers created before it.
+    const workspaceColumns = this.sql.exec<{ name: string }>("SELECT name FROM pragma_table_info('workspace')").toArray().map((row) => row.name);
+    if (!workspaceColumns.includes("window_log")) this.sql.exec("ALTER TABLE workspace ADD COLUMN window_log TEXT");
     this.waitingCount = this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM waiting").one().n;
     this.waitingLive = this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM waiting WHERE background = 0").one().n;
     this.recentSeq = this.sql.exec<{ s: number | null }>("SELECT MAX(seq) AS s FROM recent").one().s ?? 0;
@@ -245,6 +256,9 @@ export class DeliveryScheduler extends DurableObject<Env> {
       if (saved.learned_per_minute !== null) {
         this.learned = { perMinute: saved.learned_per_minute, source: saved.learned_source ?? "learned from 429", at: saved.mode_since };
       }
+      const windowStart = Date.now() - WINDOW_MS - WINDOW_MARGIN_MS;
+      const log = saved.window_log ? (JSON.parse(saved.window_log) as unknown) : [];
+      if (Array.isArray(log)) this.sent = log.filter((at): at is number => typeof at === "number" && at > windowStart).sort((a, b) => a - b);
       // A restarted scheduler that was paused probes soon rather than trusting a stale clock.
       if (this.mode === "outage" || this.mode === "key_rejected") this.nextProbeAt = Date.now() + PROBE_MS;
     }
@@ -436,7 +450,10 @@ export class DeliveryScheduler extends DurableObject<Env> {
 
   /** Calls that may be in flight at once: the AIMD allowance, ORQ_MAX_CONCURRENCY, and a handful until the pace is known. */
   private concurrency(): number {
-    const cap = this.pace() === null ? Math.min(UNKNOWN_PACE_CONCURRENCY, this.maxConcurrency) : this.maxConcurrency;
+    // More calls accepted within a minute than any published plan allows (Pro: 100) and no limit
+    // shown: the workspace has room for more than a handful in flight.
+    const blind = this.pace() === null && this.accepted.length < UNCAPPED_AFTER_ACCEPTED;
+    const cap = blind ? Math.min(UNKNOWN_PACE_CONCURRENCY, this.maxConcurrency) : this.maxConcurrency;
     return Math.min(this.allowance, cap);
   }
 
@@ -636,10 +653,11 @@ export class DeliveryScheduler extends DurableObject<Env> {
 
   private saveWorkspace(): void {
     this.sql.exec(
-      `INSERT INTO workspace (id, mode, mode_since, learned_per_minute, learned_source, paused_until) VALUES (1, ?, ?, ?, ?, ?)
+      `INSERT INTO workspace (id, mode, mode_since, learned_per_minute, learned_source, paused_until, window_log) VALUES (1, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (id) DO UPDATE SET mode = excluded.mode, mode_since = excluded.mode_since,
-         learned_per_minute = excluded.learned_per_minute, learned_source = excluded.learned_source, paused_until = excluded.paused_until`,
-      this.mode, this.modeSince, this.learned?.perMinute ?? null, this.learned?.source ?? null, this.pausedUntil,
+         learned_per_minute = excluded.learned_per_minute, learned_source = excluded.learned_source, paused_until = excluded.paused_until,
+         window_log = excluded.window_log`,
+      this.mode, this.modeSince, this.learned?.perMinute ?? null, this.learned?.source ?? null, this.pausedUntil, JSON.stringify(this.sent),
     );
   }
 
@@ -681,6 +699,7 @@ export class DeliveryScheduler extends DurableObject<Env> {
 }
 
 interface WorkspaceRow extends Record<string, SqlStorageValue> {
+  window_log: string | null;
   mode: SchedulerMode;
   mode_since: number;
   learned_per_minute: number | null;

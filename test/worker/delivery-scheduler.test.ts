@@ -215,6 +215,25 @@ describe("the delivery scheduler", () => {
   });
 });
 
+describe("a scheduler evicted while it waits out a 429", () => {
+  it("wakes knowing the calls its window still holds, so it does not let a whole window out at its edge", async () => {
+    const scheduler = ownScheduler();
+    const ask10 = (name: string) => ask(name, { ceilingPerMinute: 10 });
+    for (let i = 0; i < 5; i++) await permitOf(await scheduler.acquire(ask10(`clerk:w${i}`))).finish({ calls: 1, outcome: "ok" });
+    const refused = permitOf(await scheduler.acquire(ask10("clerk:w5")));
+    expect(await refused.finish({ calls: 1, outcome: "failed", status: 429, retryAfterMs: 300 })).toBe("wait");
+    // The runtime evicts the idle object: a new instance on the same storage.
+    await runInDurableObject(scheduler, async (instance: DeliveryScheduler, state) => {
+      Object.assign(instance, new DeliveryScheduler(state, env));
+    });
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    expect((await scheduler.stats()).callsLastMinute).toBe(6);
+    let granted = 0;
+    for (let i = 0; i < 10; i++) if ("permit" in (await scheduler.acquire(ask10(`clerk:after${i}`)))) granted++;
+    expect(granted).toBeLessThanOrEqual(4);
+  });
+});
+
 describe("upgrade from the previous version", () => {
   it("a scheduler whose waiting table predates reconcile priorities keeps its backlog as live changes", async () => {
     const scheduler = ownScheduler();

@@ -138,6 +138,15 @@ describe("each user's plan sets their orq.ai budget", () => {
     const shown = await inspect(userId);
     expect(shown).toMatchObject({ delivery: "delivered", budget: { plan: "pro", state: "failed" } });
     expect(shown.budget.error).toMatch(/422/);
+    // The status page's lookup says the same.
+    const login = await callBridgeWith({ ADMIN_TOKEN }, "/admin/login", {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded", origin: "https://bridge.test" },
+      body: new URLSearchParams({ token: ADMIN_TOKEN }).toString(),
+    });
+    const cookie = login.headers.get("set-cookie")!.split(";")[0]!;
+    const page = await (await callBridgeWith({ ADMIN_TOKEN }, `/admin?provider=clerk&user_id=${userId}`, { headers: { cookie } })).text();
+    expect(page).toMatch(/<dt>Budget<\/dt><dd><span class="badge bad">failed<\/span> plan pro: [^<]*422/);
     await emulator(`/__emulator/faults?externalIdPrefix=${encodeURIComponent(userId)}`, { method: "DELETE" });
   });
 
