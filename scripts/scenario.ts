@@ -3,9 +3,12 @@
  * under a real `wrangler dev` (real alarms, no test shortcuts), against its own orq.ai emulator, over HTTP only.
  *
  *   npm run scenario -- [--rate-limit 300/min] [--rate-limit-mode rolling|bucket] [--rate-limit-headers always|on429|never] [--outage 45s] [--outage-mode 503|drop|hang]
- *                       [--bursts 2] [--burst-gap window|0s] [--lost-answers 0.1] [--signups N] [--timeout 10m] [--concurrency 16] [--var NAME=VALUE]... [--json] [--check]
+ *                       [--bursts 2] [--burst-gap window|0s] [--lost-answers 0.1] [--drift 100] [--signups N] [--timeout 10m] [--concurrency 16] [--var NAME=VALUE]... [--json] [--check]
  *
- * Each of --rate-limit, --outage and --lost-answers selects its scenario; with none of them all three run
+ * --drift N (issue 20, self-healing): N Clerk users drift from orq.ai without webhooks (never sent, missed updates,
+ * hand edits and deletions in orq.ai, users deleted at Clerk, then a mapping change); one Cron-fired reconcile cycle
+ * each; prints what each cycle healed and cost (scripts/lib/drift-scenario.ts).
+ * Each of --rate-limit, --outage, --lost-answers and --drift selects its scenario; with none of them all four run
  * (100/min, 45 s, 0.1). --rate-limit-mode: "rolling" (default; at most N calls in any 60 s, as orq.ai documents it)
  * or "bucket" (N slots refilled at N/min, the shape the issue's floor formula assumes); the table shows both floors
  * and divides the drain by the floor of the mode that ran. --bursts N (rate limit only; default 1) sends N bursts of
@@ -25,13 +28,14 @@
  */
 import type { OutageMode, RateLimitHeaders, RateLimitMode } from "../emulator/orq-emulator";
 import { parseCommandLine, usageError } from "./lib/cli";
+import { formatDriftTable, runDriftScenario } from "./lib/drift-scenario";
 import { formatTable, misses, runScenarios, type ScenarioSpec } from "./lib/scenario";
 import { formatDuration, parseDurationMs, parseRatePerMinute } from "./lib/scenario-units";
 
 const USAGE =
   "Usage: npm run scenario -- [--rate-limit 300/min] [--rate-limit-mode rolling|bucket] [--rate-limit-headers always|on429|never] [--bursts 2] [--burst-gap window|0s] " +
   "[--outage 45s] [--outage-mode 503|drop|hang] " +
-  "[--lost-answers 0.1] [--signups N] [--timeout 10m] [--concurrency 16] [--var NAME=VALUE]... [--json] [--check]";
+  "[--lost-answers 0.1] [--drift 100] [--signups N] [--timeout 10m] [--concurrency 16] [--var NAME=VALUE]... [--json] [--check]";
 const HEADER_MODES: readonly string[] = ["always", "on429", "never"];
 const OUTAGE_MODES: readonly string[] = ["503", "drop", "hang"];
 
@@ -50,6 +54,7 @@ function parseCli(argv: string[]) {
       outage: { type: "string" },
       "outage-mode": { type: "string", default: "503" },
       "lost-answers": { type: "string" },
+      drift: { type: "string" },
       signups: { type: "string" },
       timeout: { type: "string", default: "10m" },
       concurrency: { type: "string", default: "16" },
@@ -59,7 +64,7 @@ function parseCli(argv: string[]) {
       help: { type: "boolean", short: "h", default: false },
     },
   });
-  const all = values["rate-limit"] === undefined && values.outage === undefined && values["lost-answers"] === undefined;
+  const all = values["rate-limit"] === undefined && values.outage === undefined && values["lost-answers"] === undefined && values.drift === undefined;
   const signups = values.signups === undefined ? undefined : Number(values.signups);
   if (signups !== undefined && !(Number.isInteger(signups) && signups >= 1 && signups <= 100_000)) fail("--signups must be an integer in 1..100000");
   const timeoutMs = parseDurationMs(values.timeout) ?? fail("--timeout must be a duration (e.g. 10m, 90s)");
@@ -93,12 +98,15 @@ function parseCli(argv: string[]) {
     if (!(Number.isFinite(share) && share >= 0 && share < 1)) fail("--lost-answers must be a share in 0..1 (below 1)");
     specs.push({ kind: "lost-answers", share, signups: signups ?? 100, timeoutMs });
   }
-  return { specs, vars, concurrency, json: values.json, check: values.check, timeoutMs };
+  const driftUsers = all ? 100 : values.drift === undefined ? undefined : Number(values.drift);
+  if (driftUsers !== undefined && !(Number.isInteger(driftUsers) && driftUsers >= 10 && driftUsers <= 10_000)) fail("--drift must be a number of users in 10..10000");
+  return { driftUsers, specs, vars, concurrency, json: values.json, check: values.check, timeoutMs };
 }
 
 /** The command that repeats this run, every choice spelled out. */
 function commandLine(options: ReturnType<typeof parseCli>): string {
   const parts = ["npm run scenario --"];
+  if (options.driftUsers !== undefined) parts.push(`--drift ${options.driftUsers}`);
   for (const spec of options.specs) {
     if (spec.kind === "rate-limit") {
       parts.push(`--rate-limit ${spec.ratePerMinute}/min`, `--rate-limit-mode ${spec.mode}`, `--rate-limit-headers ${spec.headers}`);
@@ -121,18 +129,23 @@ async function main(): Promise<void> {
   const log = options.json ? (line: string) => console.error(line) : (line: string) => console.log(line);
   const started = Date.now();
   log(`scenarios: ${options.specs.map((spec) => spec.kind).join(", ")}; each starts its own orq.ai emulator and wrangler dev …`);
-  const results = await runScenarios(options.specs, { freshBridge: true, vars: options.vars, concurrency: options.concurrency, log });
+  const results = options.specs.length > 0 ? await runScenarios(options.specs, { freshBridge: true, vars: options.vars, concurrency: options.concurrency, log }) : [];
+  // Self-healing (issue 20): drift without webhooks, one Cron-fired cycle each, what it healed and cost.
+  const drift = options.driftUsers === undefined ? undefined : await runDriftScenario({ kind: "drift", users: options.driftUsers, timeoutMs: options.timeoutMs }, log);
   const missed = misses(results);
   const command = commandLine(options);
   if (options.json) {
-    console.log(JSON.stringify({ results, missed, command }, null, 2));
+    console.log(JSON.stringify({ results, drift, missed, command }, null, 2));
   } else {
     console.log(`\n── scenario results (${formatDuration(Date.now() - started)}) ${"─".repeat(50)}`);
-    console.log(formatTable(results));
+    if (results.length > 0) console.log(formatTable(results));
+    if (drift) console.log(`\n${formatDriftTable(drift)}`);
     console.log(`\n${missed.length === 0 ? "all targets met" : `${missed.length} target(s) missed`}${options.check ? "" : " (measuring run: exit 0; --check exits 1 on a miss)"}`);
     console.log(`command: ${command}`);
   }
-  process.exit(options.check && missed.length > 0 ? 1 : 0);
+  const driftWrong = drift?.cycles.some((cycle) => cycle.mismatched > 0 || cycle.healedMs === null) ?? false;
+  if (driftWrong) console.log("drift: orq.ai did not equal Clerk after a cycle (see the table)");
+  process.exit(options.check && (missed.length > 0 || driftWrong) ? 1 : 0);
 }
 
 main().catch((error: unknown) => {

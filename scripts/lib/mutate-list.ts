@@ -10,7 +10,7 @@ export interface Edit {
 }
 
 export interface TestRun {
-  project: "worker" | "workspace" | "node";
+  project: "worker" | "workspace" | "node" | "reconcile";
   files: string[];
 }
 
@@ -30,6 +30,9 @@ const SCHEDULER = "src/deliver/delivery-scheduler.ts";
 
 const worker = (...files: string[]): TestRun => ({ project: "worker", files: files.map((file) => `test/worker/${file}`) });
 const workspace = (...files: string[]): TestRun => ({ project: "workspace", files: files.map((file) => `test/workspace/${file}`) });
+const reconcile = (...files: string[]): TestRun => ({ project: "reconcile", files: files.map((file) => `test/reconcile/${file}`) });
+const ENGINE = "src/reconcile/engine.ts";
+const ORQ_LISTING = "src/reconcile/orq-listing.ts";
 
 export const MUTATIONS: readonly Mutation[] = [
   {
@@ -187,5 +190,29 @@ export const MUTATIONS: readonly Mutation[] = [
     breaks: "scattered 429s with only Retry-After (a budget, one identity's) are taken for the workspace's limit and throttle everyone for minutes",
     edits: [{ file: SCHEDULER, find: "const aRun = this.refusals.count >= RUN_429 && this.refusals.names.size >= 2;", replace: "const aRun = true;" }],
     tests: [worker("delivery-scheduler.test.ts")],
+  },
+  {
+    name: "older listing wins",
+    breaks: "a reconcile listing older than the newest webhook counts as newer and undoes it",
+    edits: [{ file: IDENTITY_SYNC, find: "const newer = recorded !== null ? listed > recorded : listed > current.occurred_at;", replace: "const newer = true;" }],
+    tests: [reconcile("reconcile.test.ts")],
+  },
+  {
+    name: "same version skipped",
+    breaks: "a listing of the version already recorded changes nothing: an identity edited by hand in orq.ai, or a mapping change, is never put right",
+    edits: [{ file: IDENTITY_SYNC, find: `if (current.event_type === "deleted") return "stale";`, replace: `if (current.event_type === "deleted" || !newer) return "stale";` }],
+    tests: [reconcile("reconcile.test.ts")],
+  },
+  {
+    name: "partial listing deletes",
+    breaks: "a provider listing that fails part-way is taken as complete: every user not listed yet is deleted",
+    edits: [{ file: ENGINE, find: "if (!page.ok) return failed({ ...page, reason: `${context.source.name} users list: ${page.reason}` });", replace: "if (!page.ok) { planDeletions(cycle, store, context); continue; }" }],
+    tests: [reconcile("reconcile.test.ts")],
+  },
+  {
+    name: "owned filter off",
+    breaks: "reconcile lists every identity in the workspace, not only those with the provider's tag: identities the bridge does not own are deleted",
+    edits: [{ file: ORQ_LISTING, find: `"filter_by.tags": tag });`, replace: `});` }],
+    tests: [reconcile("reconcile.test.ts")],
   },
 ];

@@ -267,6 +267,20 @@ describe("deletions are safe", () => {
     expect(health.reconcile.providers.clerk).toMatchObject({ status: "failed" });
   });
 
+  it("a listing that fails after its first page deletes nothing, not even users the provider no longer has", async () => {
+    const gone = await threeOwned();
+    // 501 other users: the first page (500) lists fine, the second keeps failing.
+    await setClerkUsers(Array.from({ length: 501 }, (_, i) => clerkUser(`user_page_${String(i).padStart(3, "0")}_${uniqueId("p")}`, "Paged", T0)));
+    await providerFault("clerk", { path: "/v1/users", query: { offset: "500" }, status: 503 });
+    const response = await admin("/admin/reconcile", { method: "POST", body: JSON.stringify({ provider: "clerk", dry_run: true }) });
+    expect(response.status).toBe(202);
+    const cycle = await finishCycle("clerk");
+    expect(cycle.last_cycle.users_seen).toBe(500);
+    expect(cycle.last_cycle.error).toMatch(/after 6 attempts/);
+    expect(cycle.last_cycle.deleted).toBe(0);
+    for (const userId of gone) expect(await emulator(`/__emulator/identities/${userId}`)).not.toBeNull();
+  });
+
   it("an empty listing deletes nothing", async () => {
     const users = await threeOwned();
     const cycle = await runCycle("clerk");
