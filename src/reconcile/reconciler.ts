@@ -77,7 +77,12 @@ export class Reconciler extends DurableObject<Env> {
     this.requests++;
     const source = sourceNamed(provider);
     const running = this.read<Cycle>("current");
-    if (running) return { started: false, reason: "running", status: this.status(provider) };
+    if (running) {
+      // A chain of alarms that broke (retries spent on an error) would leave the cycle "running" for
+      // ever: the next start picks it up again from its cursor.
+      if ((await this.ctx.storage.getAlarm()) === null) await this.setAlarm(Date.now());
+      return { started: false, reason: "running", status: this.status(provider) };
+    }
     const configured = source?.configure(this.env as never);
     if (!source || !configured?.ok) return { started: false, reason: "not_configured", status: this.status(provider) };
     const now = Date.now();

@@ -218,6 +218,25 @@ describe("providers' limits", () => {
   });
 });
 
+describe("a broken chain of alarms", () => {
+  it("a cycle whose alarm was lost is picked up again by the next start, from its cursor", async () => {
+    await setClerkUsers([clerkUser(uniqueId("revived"), "Revived", T0)]);
+    // A cycle starts and its alarm is gone (its retries spent on an error) before it ran: nothing else
+    // may run in the object in between, so its own alarm cannot win the race.
+    await runInDurableObject(reconciler("clerk"), (instance: Reconciler, state) =>
+      state.blockConcurrencyWhile(async () => {
+        expect(await instance.start("clerk", { trigger: "admin" })).toMatchObject({ started: true });
+        await state.storage.deleteAlarm();
+      }),
+    );
+    const again = await admin("/admin/reconcile", { method: "POST", body: JSON.stringify({ provider: "clerk" }) });
+    expect(again.status).toBe(409);
+    // Without the pick-up, no alarm would ever run it: finishCycle would give up.
+    const cycle = await finishCycle("clerk");
+    expect(cycle.last_cycle).toMatchObject({ error: null, users_seen: 1, created: 1 });
+  });
+});
+
 describe("visible", () => {
   it("the status page has a tile per provider with the age of the last complete cycle and its counts", async () => {
     await setClerkUsers([clerkUser(uniqueId("tile"), "Tile", T0)]);
