@@ -1,12 +1,11 @@
 import { describeIssue } from "../describe-issue";
-import { isTimeout, withTimeout } from "../with-timeout";
 import {
   CreateBudgetRequest,
   readBudget,
   UpdateBudgetRequest,
   type ObservedBudget,
 } from "./orq-budget-schemas";
-import { classifyOrqResponse, type OrqClientOptions, type OrqFailure, type OrqOutcome } from "./orq-client";
+import { classifyOrqResponse, requestOrq, type OrqClientOptions, type OrqFailure, type OrqOutcome } from "./orq-client";
 
 /**
  * A small typed client for orq.ai's Budgets API (../shared/reference/ORQ-BUDGETS.md), the same
@@ -57,25 +56,11 @@ export function createOrqBudgetsClient(options: OrqClientOptions): OrqBudgetsCli
   const missingKey = (): BudgetCallFailure | undefined =>
     options.apiKey ? undefined : { kind: "failed", ok: false, calls: 0, retryable: true, authProblem: true, reason: "ORQ_API_KEY is not set" };
 
-  async function call(method: string, url: string, body?: unknown): Promise<Answer> {
-    const headers: Record<string, string> = { authorization: `Bearer ${options.apiKey}` };
-    if (body !== undefined) headers["content-type"] = "application/json";
-    const payload = body === undefined ? undefined : JSON.stringify(body);
-    try {
-      // The deadline covers the answer's body too, as in orq-client.ts.
-      return await withTimeout(options.timeoutMs, async (signal) => {
-        const response = await doFetch(url, { method, headers, body: payload, signal });
-        if (!response.ok) return (await classifyOrqResponse(response)) as Exclude<OrqOutcome, { kind: "ok" }>;
-        return { kind: "ok", status: response.status, body: parseJson(await response.text()) };
-      });
-    } catch (error) {
-      return {
-        kind: "failed",
-        retryable: true,
-        authProblem: false,
-        reason: isTimeout(error) ? `timed out after ${options.timeoutMs} ms` : "network error",
-      };
-    }
+  function call(method: string, url: string, body?: unknown): Promise<Answer> {
+    return requestOrq({ apiKey: options.apiKey ?? "", timeoutMs: options.timeoutMs, fetch: doFetch }, method, url, body, async (response): Promise<Answer> => {
+      if (!response.ok) return (await classifyOrqResponse(response)) as Exclude<OrqOutcome, { kind: "ok" }>;
+      return { kind: "ok", status: response.status, body: parseJson(await response.text()) };
+    });
   }
 
   return {

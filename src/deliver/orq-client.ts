@@ -42,6 +42,29 @@ export interface OrqClient {
   retrieve(externalId: string): Promise<OrqOutcome>;
 }
 
+/**
+ * One request to orq.ai with the bridge's key and a JSON body; `read` turns the answer into a
+ * result. The deadline covers the answer's body too (a server that stalls mid-body is a timeout);
+ * a network error or a timeout comes back as a retryable failure. The identities client, the
+ * Budgets API client and the identities list all call through it.
+ */
+export async function requestOrq<T>(
+  options: { apiKey: string; timeoutMs: number; fetch: typeof fetch },
+  method: string,
+  url: string,
+  body: unknown,
+  read: (response: Response) => Promise<T>,
+): Promise<T | (OrqFailure & { retryable: true })> {
+  const headers: Record<string, string> = { authorization: `Bearer ${options.apiKey}` };
+  if (body !== undefined) headers["content-type"] = "application/json";
+  const payload = body === undefined ? undefined : JSON.stringify(body);
+  try {
+    return await withTimeout(options.timeoutMs, async (signal) => read(await options.fetch(url, { method, headers, body: payload, signal })));
+  } catch (error) {
+    return { kind: "failed", retryable: true, authProblem: false, reason: isTimeout(error) ? `timed out after ${options.timeoutMs} ms` : "network error" };
+  }
+}
+
 export function createOrqClient(options: OrqClientOptions): OrqClient {
   const doFetch = options.fetch ?? fetch;
   const base = `${options.baseUrl}/v2/identities`;
@@ -50,20 +73,7 @@ export function createOrqClient(options: OrqClientOptions): OrqClient {
     if (!options.apiKey) {
       return { kind: "failed", retryable: true, authProblem: true, reason: "ORQ_API_KEY is not set" };
     }
-    const headers: Record<string, string> = { authorization: `Bearer ${options.apiKey}` };
-    if (body !== undefined) headers["content-type"] = "application/json";
-    const payload = body === undefined ? undefined : JSON.stringify(body);
-    try {
-      // The deadline covers the answer's body too: a server that stalls mid-body is a timeout.
-      return await withTimeout(options.timeoutMs, async (signal) => classifyOrqResponse(await doFetch(url, { method, headers, body: payload, signal })));
-    } catch (error) {
-      return {
-        kind: "failed",
-        retryable: true,
-        authProblem: false,
-        reason: isTimeout(error) ? `timed out after ${options.timeoutMs} ms` : "network error",
-      };
-    }
+    return requestOrq({ ...options, apiKey: options.apiKey, fetch: doFetch }, method, url, body, classifyOrqResponse);
   }
 
   const itemUrl = (externalId: string) => `${base}/${encodeURIComponent(externalId)}`;
