@@ -2,7 +2,7 @@ import { readdirSync } from "node:fs";
 import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
 import { defineConfig } from "vitest/config";
 import { hideExpectedRuntimeNoise } from "./test/support/quiet-runtime.ts";
-import { DEV_SECRETS } from "./scripts/lib/sign/dev-secrets.ts";
+import { DEV_SECRETS } from "./signing/dev-secrets.ts";
 
 hideExpectedRuntimeNoise();
 

@@ -17,7 +17,7 @@ import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { DEV_SECRETS } from "../scripts/lib/sign/dev-secrets";
+import { DEV_SECRETS } from "../signing/dev-secrets";
 import { measureBundle, type BundleSize } from "./lib/bundle";
 import { startEmulator, type EmulatorHandle } from "./lib/emulator";
 import { measureHotPath, type HotPathResult } from "./lib/hot-path";

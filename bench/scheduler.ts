@@ -5,7 +5,7 @@
  * the same run: `stats`, one plain RPC on the same object. Options: --n 3000 --rounds 3.
  */
 import { parseArgs } from "node:util";
-import { startPlainWranglerDev } from "../scripts/lib/local-bridge";
+import { startPlainWranglerDev } from "../tools/lib/local-bridge";
 
 const { values } = parseArgs({ options: { n: { type: "string", default: "3000" }, rounds: { type: "string", default: "3" } } });
 const n = Number(values.n);

@@ -12,7 +12,7 @@
  * Users are kept in `users` (mutable between runs, to simulate changes at Clerk).
  */
 import { randomBytes } from "node:crypto";
-import { loadFixture } from "../scripts/lib/sample-webhooks";
+import { loadFixture } from "../signing/sample-webhooks";
 import { bearerToken, startFakeServer, type FakeReply, type FakeRequest, type FakeServer } from "./fake-http";
 
 // biome-ignore lint: Clerk users are free-form JSON

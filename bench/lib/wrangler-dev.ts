@@ -7,7 +7,7 @@
 import { execFileSync, spawn } from "node:child_process";
 import { cpSync, existsSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { freePort } from "../../scripts/lib/dev-server";
+import { freePort } from "../../tools/lib/dev-server";
 import { killGroup, makeTempDir, removeTempDir, trackProcessGroup, untrackProcessGroup } from "./cleanup";
 import { WRANGLER } from "./paths";
 

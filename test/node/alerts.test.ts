@@ -6,8 +6,8 @@
  * `npm run doctor` reports whether alerts are configured and sends a test alert with --alert-test.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { buildSampleRequest, sendSampleRequest } from "../../scripts/lib/sample-webhooks";
-import { DEV_SECRETS } from "../../scripts/lib/sign/dev-secrets";
+import { buildSampleRequest, sendSampleRequest } from "../../signing/sample-webhooks";
+import { DEV_SECRETS } from "../../signing/dev-secrets";
 import { startAlertReceiver, type AlertReceiver, type ReceivedAlert } from "../support/fake-alert-receiver";
 import { TEST_BRIDGE_VARS, orqIdentity, sleep, startDevServer, uniqueId, waitFor, type DevServer, type Json } from "./dev-server";
 import { runScript } from "./doctor-harness";

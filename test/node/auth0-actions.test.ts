@@ -6,7 +6,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createRequire } from "node:module";
 import { afterEach, beforeEach, describe, expect, inject, it, vi } from "vitest";
-import { loadFixture } from "../../scripts/lib/sample-webhooks";
+import { loadFixture } from "../../signing/sample-webhooks";
 import { DEV_SECRETS } from "../support/secrets";
 import { freePort, orqIdentity, orqWrites, uniqueId, waitForIdentity, type Json } from "./dev-server";
 

@@ -14,8 +14,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, inject, it } from "vitest";
 import type { EmulatedIdentity, LoggedRequest } from "../../emulator/orq-emulator";
-import { runBackfill, type BackfillOptions, type BackfillResult } from "../../scripts/lib/backfill/run-backfill";
-import { buildSampleRequest, sendSampleRequest, type Json } from "../../scripts/lib/sample-webhooks";
+import { runBackfill, type BackfillOptions, type BackfillResult } from "../../cli/lib/backfill/run-backfill";
+import { buildSampleRequest, sendSampleRequest, type Json } from "../../signing/sample-webhooks";
 import { auth0User, startFakeAuth0Api, type Auth0User, type FakeAuth0Api } from "../support/fake-auth0-api";
 import { clerkUser, startFakeClerkApi, type ClerkUser, type FakeClerkApi } from "../support/fake-clerk-api";
 import { DEV_SECRETS } from "../support/secrets";
@@ -681,7 +681,7 @@ describe("backfill from Auth0", () => {
 describe("npm run backfill (the CLI)", () => {
   function runCli(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
     return new Promise((resolve, reject) => {
-      const child = spawn("npx", ["tsx", "scripts/backfill.ts", ...args], { cwd: PROJECT_DIR, env: { ...process.env, ...TEST_BRIDGE_VARS, ORQ_API_URL: orqUrl, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+      const child = spawn("npx", ["tsx", "cli/backfill.ts", ...args], { cwd: PROJECT_DIR, env: { ...process.env, ...TEST_BRIDGE_VARS, ORQ_API_URL: orqUrl, ...env }, stdio: ["ignore", "pipe", "pipe"] });
       let stdout = "";
       let stderr = "";
       child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString("utf8")));

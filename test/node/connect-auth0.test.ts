@@ -3,7 +3,7 @@
  * with the bridge under `wrangler dev` and the orq.ai emulator.
  */
 import { afterEach, describe, expect, inject, it } from "vitest";
-import { DEV_SECRETS } from "../../scripts/lib/sign/dev-secrets";
+import { DEV_SECRETS } from "../../signing/dev-secrets";
 import { AUTH0_STREAM_SCOPES, startFakeAuth0StreamsApi, type EventStream, type FakeAuth0StreamsApi } from "../support/fake-auth0-streams-api";
 import { orqIdentity, waitForIdentity } from "./dev-server";
 import { runScript, storedVars, tempDevVars } from "./doctor-harness";

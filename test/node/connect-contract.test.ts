@@ -6,8 +6,8 @@
  */
 import { readFileSync } from "node:fs";
 import { afterEach, describe, expect, inject, it } from "vitest";
-import { CONNECTORS } from "../../scripts/lib/connect/providers";
-import { loadFixture, type Json } from "../../scripts/lib/sample-webhooks";
+import { CONNECTORS } from "../../cli/lib/connect/providers";
+import { loadFixture, type Json } from "../../signing/sample-webhooks";
 import { providers } from "../../src/providers/registry";
 import { startFakeServer, bearerToken, type FakeServer } from "../support/fake-http";
 import { startFakeWorkosApi } from "../support/fake-workos-api";

@@ -5,8 +5,8 @@
  * by the business key whose public half the bridge fetches from its issuer's JWKS.
  */
 import { afterEach, describe, expect, inject, it } from "vitest";
-import { DEV_SECRETS } from "../../scripts/lib/sign/dev-secrets";
-import { KINDE_DEV_KID, KINDE_DEV_PRIVATE_JWK } from "../../scripts/lib/sign/kinde-dev-key";
+import { DEV_SECRETS } from "../../signing/dev-secrets";
+import { KINDE_DEV_KID, KINDE_DEV_PRIVATE_JWK } from "../../signing/kinde-dev-key";
 import { startFakeKindeApi, type FakeKindeApi, type KindeSigningKey } from "../support/fake-kinde-api";
 import { startFakeSupabaseApi, type FakeSupabaseApi } from "../support/fake-supabase-api";
 import { startJwksServer, type JwksServer } from "../support/jwks-server";

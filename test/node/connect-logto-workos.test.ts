@@ -4,7 +4,7 @@
  * into the orq.ai emulator.
  */
 import { afterEach, describe, expect, inject, it } from "vitest";
-import { DEV_SECRETS } from "../../scripts/lib/sign/dev-secrets";
+import { DEV_SECRETS } from "../../signing/dev-secrets";
 import { startFakeLogtoApi, type FakeLogtoApi, type LogtoHook } from "../support/fake-logto-api";
 import { startFakeWorkosApi, type FakeWorkosApi, type WorkosEndpoint } from "../support/fake-workos-api";
 import { uniqueId, waitForIdentity } from "./dev-server";

@@ -3,7 +3,7 @@
  * makes the real challenge GET to the bridge under `wrangler dev`.
  */
 import { afterEach, describe, expect, inject, it } from "vitest";
-import { DEV_SECRETS } from "../../scripts/lib/sign/dev-secrets";
+import { DEV_SECRETS } from "../../signing/dev-secrets";
 import { startFakeOktaApi, type FakeOktaApi, type OktaEventHook } from "../support/fake-okta-api";
 import { uniqueId, waitForIdentity } from "./dev-server";
 import { fakeWrangler, runScript, storedVars, tempDevVars } from "./doctor-harness";

@@ -3,7 +3,7 @@
  * executions), end to end through the bridge under `wrangler dev`.
  */
 import { afterEach, describe, expect, inject, it } from "vitest";
-import { DEV_SECRETS } from "../../scripts/lib/sign/dev-secrets";
+import { DEV_SECRETS } from "../../signing/dev-secrets";
 import { startFakeZitadelApi, type FakeZitadelApi, type ZitadelTarget } from "../support/fake-zitadel-api";
 import { uniqueId, waitForIdentity } from "./dev-server";
 import { runScript, storedVars, tempDevVars } from "./doctor-harness";

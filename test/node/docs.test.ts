@@ -18,7 +18,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { CONNECTORS } from "../../scripts/lib/connect/providers/index";
+import { CONNECTORS } from "../../cli/lib/connect/providers/index";
 import { parseConfig } from "../../src/config";
 import { providers } from "../../src/providers/registry";
 import { userSources } from "../../src/reconcile/sources/registry";

@@ -7,7 +7,7 @@ import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseDevVars } from "../../scripts/lib/sample-webhooks";
+import { parseDevVars } from "../../signing/sample-webhooks";
 
 const PROJECT_DIR = fileURLToPath(new URL("../../", import.meta.url));
 
@@ -21,7 +21,7 @@ export interface CliRun {
 export function runScript(script: "doctor" | "connect", args: string[], env: Record<string, string>): Promise<CliRun> {
   const inherited = Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^(ORQ_|CLERK_|AUTH0_|WORKOS_|LOGTO_|ZITADEL_|OKTA_|KINDE_|SUPABASE_|STACK_|STANDARD_)/.test(key)));
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", `scripts/${script}.ts`, ...args], { cwd: PROJECT_DIR, env: { ...inherited, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, ["--import", "tsx", `cli/${script}.ts`, ...args], { cwd: PROJECT_DIR, env: { ...inherited, ...env }, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString("utf8")));

@@ -7,7 +7,7 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { startOrqEmulator, type OrqEmulator } from "../../emulator/orq-emulator";
-import { DEV_SECRETS } from "../../scripts/lib/sign/dev-secrets";
+import { DEV_SECRETS } from "../../signing/dev-secrets";
 import { TEST_BRIDGE_VARS, freePort, orqIdentity, orqWrites, startDevServer, type DevServer } from "./dev-server";
 import { runScript, type CliRun } from "./doctor-harness";
 

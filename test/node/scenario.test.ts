@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
-import type { LocalBridge } from "../../scripts/lib/local-bridge";
+import type { LocalBridge } from "../../tools/lib/local-bridge";
 import {
   TARGETS,
   formatTable,
@@ -10,8 +10,8 @@ import {
   startScenarioBridge,
   type OutageResult,
   type RateLimitResult,
-} from "../../scripts/lib/scenario";
-import { parseDurationMs, parseRatePerMinute } from "../../scripts/lib/scenario-units";
+} from "../../tools/lib/scenario";
+import { parseDurationMs, parseRatePerMinute } from "../../tools/lib/scenario-units";
 
 /**
  * The short version of `npm run scenario` (issue 10, "deliver at orq.ai's pace"), through the same library

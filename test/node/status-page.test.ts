@@ -7,7 +7,7 @@ import { mkdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { buildSampleRequest, sendSampleRequest } from "../../scripts/lib/sample-webhooks";
+import { buildSampleRequest, sendSampleRequest } from "../../signing/sample-webhooks";
 import { launchBrowser } from "../support/browser";
 import { DEV_SECRETS } from "../support/secrets";
 import { orqIdentity, TEST_BRIDGE_VARS, uniqueId, waitFor, waitForIdentity } from "./dev-server";

@@ -3,7 +3,7 @@
  * signed requests built from the documented sample payloads, deliveries observed in the orq.ai emulator.
  */
 import { describe, expect, inject, it } from "vitest";
-import { buildSampleRequest, sendSampleRequest, type SampleEvent, type SampleProviderName } from "../../scripts/lib/sample-webhooks";
+import { buildSampleRequest, sendSampleRequest, type SampleEvent, type SampleProviderName } from "../../signing/sample-webhooks";
 import { DEV_SECRETS } from "../support/secrets";
 import { orqWrites, uniqueId, waitForIdentity, waitForNoIdentity, type Json } from "./dev-server";
 

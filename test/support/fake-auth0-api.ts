@@ -21,7 +21,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { gzipSync } from "node:zlib";
-import { loadFixture } from "../../scripts/lib/sample-webhooks";
+import { loadFixture } from "../../signing/sample-webhooks";
 import { bearerToken, jsonBody, startFakeServer, type FakeReply, type FakeRequest, type FakeServer } from "./fake-http";
 
 // biome-ignore lint: Auth0 users are free-form JSON

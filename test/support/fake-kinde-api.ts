@@ -19,7 +19,7 @@ import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { exportJWK, generateKeyPair, importJWK, SignJWT, type JWK } from "jose";
 import * as z from "zod";
-import type { SampleEvent } from "../../scripts/lib/sample-webhooks";
+import type { SampleEvent } from "../../signing/sample-webhooks";
 import { startFakeServer, type FakeReply, type FakeServer } from "./fake-http";
 import { ScopedTokens, endpointUrl, fakeId, json, parseBody, type SentWebhook } from "./fake-management-api";
 

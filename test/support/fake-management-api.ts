@@ -2,14 +2,14 @@
  * What every fake provider management API (fake-<provider>-api.ts) shares: tokens that carry
  * scopes (a call without its scope is refused, as the real APIs do), strict request bodies (zod
  * strict objects: an unknown field is refused), and a webhook sender that posts a provider's
- * signed sample event (scripts/lib/sample-webhooks.ts, signed by scripts/lib/sign/) to a
+ * signed sample event (signing/sample-webhooks.ts, signed by signing/) to a
  * registered URL and keeps the bridge's answers. Node-only.
  */
 import { randomBytes } from "node:crypto";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import * as z from "zod";
-import { buildSampleRequest, sendSampleRequest, type SampleEvent, type SampleProviderName } from "../../scripts/lib/sample-webhooks";
+import { buildSampleRequest, sendSampleRequest, type SampleEvent, type SampleProviderName } from "../../signing/sample-webhooks";
 import { bearerToken, jsonBody, type FakeReply, type FakeRequest } from "./fake-http";
 
 export class ScopedTokens {

@@ -19,7 +19,7 @@
  */
 import { randomBytes } from "node:crypto";
 import * as z from "zod";
-import type { SampleEvent } from "../../scripts/lib/sample-webhooks";
+import type { SampleEvent } from "../../signing/sample-webhooks";
 import { endpointUrl, fakeId, json, parseBody, sendProviderWebhook, startAsyncFakeServer, ScopedTokens, type AsyncFakeServer, type SentWebhook } from "./fake-management-api";
 import type { FakeReply, FakeRequest } from "./fake-http";
 

@@ -14,7 +14,7 @@
  *   trigger's headers — to each trigger's URL.
  */
 import * as z from "zod";
-import type { SampleEvent } from "../../scripts/lib/sample-webhooks";
+import type { SampleEvent } from "../../signing/sample-webhooks";
 import { startFakeServer, type FakeReply, type FakeServer } from "./fake-http";
 import { ScopedTokens, json, parseBody, sendProviderWebhook, type SentWebhook } from "./fake-management-api";
 

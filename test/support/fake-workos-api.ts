@@ -14,7 +14,7 @@
 import * as z from "zod";
 import { bearerToken, startFakeServer, type FakeReply, type FakeServer } from "./fake-http";
 import { endpointUrl, fakeId, json, parseBody, sendProviderWebhook, type SentWebhook } from "./fake-management-api";
-import type { SampleEvent } from "../../scripts/lib/sample-webhooks";
+import type { SampleEvent } from "../../signing/sample-webhooks";
 
 const WORKOS_EVENTS = ["user.created", "user.updated", "user.deleted", "dsync.user.created", "dsync.user.updated", "dsync.user.deleted", "session.created", "organization.created"] as const;
 

@@ -17,7 +17,7 @@
  */
 import { randomBytes } from "node:crypto";
 import * as z from "zod";
-import { loadFixture, type SampleEvent } from "../../scripts/lib/sample-webhooks";
+import { loadFixture, type SampleEvent } from "../../signing/sample-webhooks";
 import { startFakeServer, type FakeReply, type FakeRequest, type FakeServer } from "./fake-http";
 import { ScopedTokens, endpointUrl, fakeId, json, parseBody, sendProviderWebhook, type SentWebhook } from "./fake-management-api";
 

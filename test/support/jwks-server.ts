@@ -1,2 +1,2 @@
 /** The Kinde key server lives with npm run dev, which starts it too; the tests use it from there. */
-export * from "../../scripts/lib/jwks-server";
+export * from "../../cli/lib/jwks-server";

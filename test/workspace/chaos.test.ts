@@ -2,7 +2,7 @@ import { env } from "cloudflare:workers";
 import { runInDurableObject } from "cloudflare:test";
 import { beforeEach, describe, expect, it } from "vitest";
 import type { IdentitySync } from "../../src/record/identity-sync";
-import { planChaos, matchesExpected, writtenFields, shuffle, seededRandom, type PlannedDelivery } from "../../scripts/lib/chaos-plan";
+import { planChaos, matchesExpected, writtenFields, shuffle, seededRandom, type PlannedDelivery } from "../../tools/lib/chaos-plan";
 import { DEV_SECRETS } from "../support/secrets";
 import {
   addFaults,
@@ -21,7 +21,7 @@ import {
 } from "../worker/harness";
 import { quietWorkspace } from "./workspace-harness";
 
-/** What the emulator fails with in chaos mode (scripts/emulator.ts --fault-rate uses the same cycle). */
+/** What the emulator fails with in chaos mode (tools/emulator.ts --fault-rate uses the same cycle). */
 const CHAOS_FAULTS: FaultRule["faults"] = [
   { status: 500 },
   { status: 502 },

@@ -4,7 +4,7 @@
  * real backoff, no test shortcuts: nothing here drives an identity by hand.
  */
 import { afterEach, describe, expect, it } from "vitest";
-import { seededRandom, shuffle } from "../../scripts/lib/chaos-plan";
+import { seededRandom, shuffle } from "../../tools/lib/chaos-plan";
 import { identityObjectName } from "../../src/record/identity-change";
 import { addFaults, clearFaults, clerkAt, clerkEvent, orqIdentity, postClerk, svixHeaders, callBridgeWith, uniqueId, waitForState, type FaultRule } from "../worker/harness";
 import { quietWorkspace, scheduler, sleep } from "./workspace-harness";

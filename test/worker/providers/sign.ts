@@ -52,5 +52,5 @@ export async function logtoSignatureHeaders(body: SignedBody, signingKey: string
   return { "content-type": "application/json", "logto-signature-sha-256": await hmacSha256Hex(signingKey, body) };
 }
 
-/** Svix message ids are made by the CLIs' signing helpers (scripts/lib/sign), shared with the tests. */
-export { svixMessageId } from "../../../scripts/lib/sign/svix-message-id";
+/** Svix message ids are made by the CLIs' signing helpers (signing/), shared with the tests. */
+export { svixMessageId } from "../../../signing/svix-message-id";

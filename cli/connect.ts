@@ -7,7 +7,7 @@
  * Exit codes: 0 done, 1 a step or the check failed, 2 not started (usage, missing credentials).
  */
 import { fileURLToPath } from "node:url";
-import { parseCommandLine, requireBridgeUrl, usageError } from "./lib/cli";
+import { parseCommandLine, requireBridgeUrl, usageError } from "./lib/args";
 import { runConnect } from "./lib/connect/run-connect";
 import { CONNECTORS, DASHBOARD_ONLY } from "./lib/connect/providers";
 

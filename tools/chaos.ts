@@ -17,7 +17,7 @@
  */
 import type { FaultKind, LoggedRequest } from "../emulator/orq-emulator";
 import { matchesExpected, planChaos, type PlannedUser } from "./lib/chaos-plan";
-import { parseCommandLine, usageError } from "./lib/cli";
+import { parseCommandLine, usageError } from "../cli/lib/args";
 import { createPoster, inParallel, loadChaosFixtures, signNow, sleep, startLocalBridge } from "./lib/local-bridge";
 
 const USAGE =

@@ -1,5 +1,5 @@
 /**
- * The backfill itself, as a function the CLI (scripts/backfill.ts) and the tests call: a runner of
+ * The backfill itself, as a function the CLI (cli/backfill.ts) and the tests call: a runner of
  * the bridge's reconcile engine (src/reconcile/engine.ts), the same one the Worker runs in its
  * Durable Object alarms. The engine lists the identities the bridge owns in orq.ai (by the
  * provider's tag), lists the provider's users page by page, maps each exactly as a webhook would

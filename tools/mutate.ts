@@ -1,6 +1,6 @@
 /**
  * `npm run mutate [-- --only "name,name"] [--no-baseline] [--keep]`: proof by mutation. Each
- * breakage of scripts/lib/mutate-list.ts is applied to a copy of this working tree (under the
+ * breakage of tools/lib/mutate-list.ts is applied to a copy of this working tree (under the
  * system temp directory, node_modules linked; the tree itself is never touched), the test files
  * that guard it are run there, and the mutation is `killed` when they fail, `survived` when they
  * pass. First the same test files run unmutated (the baseline): they must pass, or no verdict
@@ -11,11 +11,11 @@ import { spawnSync } from "node:child_process";
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
-import { parseCommandLine, usageError } from "./lib/cli";
+import { parseCommandLine, usageError } from "../cli/lib/args";
 import { MUTATIONS, type Mutation, type TestRun } from "./lib/mutate-list";
 
 const USAGE = `usage: npm run mutate [-- --only "name,name"] [--no-baseline] [--keep]
-  --only         run only these mutations (names as in scripts/lib/mutate-list.ts)
+  --only         run only these mutations (names as in tools/lib/mutate-list.ts)
   --no-baseline  skip the unmutated run of the same test files
   --keep         keep the copy of the tree (its path is printed)`;
 

@@ -3,7 +3,7 @@
  * (test/fixtures/<provider>/<event>.json) made into a fresh event, plus the headers that
  * authenticate it. Used by `npm run send`, the node end-to-end tests and benchmarks.
  *
- * Signing (scripts/lib/sign/) uses the providers' own libraries (svix for Clerk), never the
+ * Signing (signing/) uses the providers' own libraries (svix for Clerk), never the
  * bridge's code, so a bug in the bridge's verifier cannot hide behind a matching bug here.
  *
  * Adding a provider (WorkOS, Kinde, …) is one entry in SAMPLE_PROVIDERS plus its fixtures.
@@ -11,8 +11,8 @@
  */
 import { randomUUID } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
-import { DEV_SECRETS } from "./sign/dev-secrets";
-import { KINDE_DEV_KID, KINDE_DEV_PRIVATE_JWK } from "./sign/kinde-dev-key";
+import { DEV_SECRETS } from "./dev-secrets";
+import { KINDE_DEV_KID, KINDE_DEV_PRIVATE_JWK } from "./kinde-dev-key";
 import {
   kindeJwt,
   logtoSignatureHeader,
@@ -20,8 +20,8 @@ import {
   svixSignatureHeaders,
   workosSignatureHeader,
   zitadelSignatureHeader,
-} from "./sign/provider-signatures";
-import { svixMessageId } from "./sign/svix-message-id";
+} from "./provider-signatures";
+import { svixMessageId } from "./svix-message-id";
 
 // biome-ignore lint: sample payloads are free-form JSON
 export type Json = any;
@@ -29,7 +29,7 @@ export type Json = any;
 export const SAMPLE_EVENTS = ["user.created", "user.updated", "user.deleted"] as const;
 export type SampleEvent = (typeof SAMPLE_EVENTS)[number];
 
-const FIXTURES_DIR = new URL("../../test/fixtures/", import.meta.url);
+const FIXTURES_DIR = new URL("../test/fixtures/", import.meta.url);
 
 /** The documented example payload of one provider's event, a fresh copy each call. */
 export function loadFixture(provider: string, event: SampleEvent): Json {
@@ -208,7 +208,7 @@ const standard: SampleProvider = {
 
 /**
  * Kinde: the body is an RS256 JWT of the payload, signed here with the public dev key
- * (scripts/lib/sign/kinde-dev-key.ts) that `npm run dev` serves at KINDE_ISSUER_URL/.well-known/jwks.
+ * (signing/kinde-dev-key.ts) that `npm run dev` serves at KINDE_ISSUER_URL/.well-known/jwks.
  * `encodeBody` turns the prepared payload into that JWT; `webhook-id` is the idempotency key.
  */
 const kinde: SampleProvider = {
@@ -392,7 +392,7 @@ export function parseDevVars(text: string): Record<string, string> {
  * The local variables file wrangler dev loads for this project, parsed: `.dev.vars`, or when
  * there is none, `.env` (wrangler's own fallback). Undefined when neither exists.
  */
-export function readDevVarsFile(projectDir: URL = new URL("../../", import.meta.url)): { path: string; vars: Record<string, string> } | undefined {
+export function readDevVarsFile(projectDir: URL = new URL("../", import.meta.url)): { path: string; vars: Record<string, string> } | undefined {
   for (const name of [".dev.vars", ".env"]) {
     const file = new URL(name, projectDir);
     if (existsSync(file)) return { path: name, vars: parseDevVars(readFileSync(file, "utf8")) };

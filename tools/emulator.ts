@@ -1,7 +1,7 @@
 /**
  * Runs the local orq.ai identities emulator: point the bridge's ORQ base URL at the printed address.
  *
- *   npx tsx scripts/emulator.ts [--port 8788] [--host 127.0.0.1] [--fault-rate 0.3] [--api-key KEY]... [--quiet]
+ *   npx tsx tools/emulator.ts [--port 8788] [--host 127.0.0.1] [--fault-rate 0.3] [--api-key KEY]... [--quiet]
  *                               [--rate-limit 100/min] [--rate-limit-mode rolling|bucket] [--rate-limit-headers always|on429|never]
  *                               [--outage-after 30s] [--outage-for 45s] [--outage-mode 503|drop|hang]
  *
@@ -12,11 +12,11 @@
  * after that long (default: it lasts until switched off via PUT /__emulator/workspace {"outage": null}).
  */
 import { startOrqEmulator, type FaultRule, type OutageMode, type RateLimitHeaders, type RateLimitMode } from "../emulator/orq-emulator";
-import { parseCommandLine, usageError } from "./lib/cli";
+import { parseCommandLine, usageError } from "../cli/lib/args";
 import { parseDurationMs, parseRatePerMinute } from "./lib/scenario-units";
 
 const USAGE =
-  "Usage: npx tsx scripts/emulator.ts [--port 8788] [--host 127.0.0.1] [--fault-rate 0..1] [--api-key KEY]... [--quiet] " +
+  "Usage: npx tsx tools/emulator.ts [--port 8788] [--host 127.0.0.1] [--fault-rate 0..1] [--api-key KEY]... [--quiet] " +
   "[--rate-limit N/min] [--rate-limit-mode rolling|bucket] [--rate-limit-headers always|on429|never] [--outage-after 30s] [--outage-for 45s] [--outage-mode 503|drop|hang]";
 
 interface CliOptions {

@@ -8,10 +8,10 @@
  * machine (`npm run dev`) the public dev secrets and the emulator on :8788 fill in what is unset.
  * Exit codes: 0 every check passed, 1 one failed, 2 usage. Never prints a secret.
  */
-import { parseCommandLine, requireBridgeUrl, usageError } from "./lib/cli";
+import { parseCommandLine, requireBridgeUrl, usageError } from "./lib/args";
 import { formatResult, runDoctor } from "./lib/doctor/doctor-checks";
 import { resolveDoctorSettings } from "./lib/doctor/doctor-settings";
-import { SAMPLE_PROVIDERS, isSampleProvider } from "./lib/sample-webhooks";
+import { SAMPLE_PROVIDERS, isSampleProvider } from "../signing/sample-webhooks";
 
 const USAGE = `Usage: npm run doctor -- --url <bridge base URL> [--provider clerk] [--wait 30] [--alert-test]
   provider:     ${Object.keys(SAMPLE_PROVIDERS).join(" | ")}

@@ -4,8 +4,8 @@
  * this machine, i.e. `npm run dev` — the public development defaults (the dev secrets and the
  * emulator on :8788). Values are kept to sign and call with; only their source is ever printed.
  */
-import { DEV_SECRETS } from "../sign/dev-secrets";
-import { readDevVarsFile, SAMPLE_PROVIDERS, type SampleProviderName } from "../sample-webhooks";
+import { DEV_SECRETS } from "../../../signing/dev-secrets";
+import { readDevVarsFile, SAMPLE_PROVIDERS, type SampleProviderName } from "../../../signing/sample-webhooks";
 
 export const DEFAULT_ORQ_API_URL = "https://api.orq.ai";
 /** Where `npm run dev` starts the orq.ai emulator. */

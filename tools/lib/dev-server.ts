@@ -12,7 +12,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { DEV_SECRETS } from "./sign/dev-secrets";
+import { DEV_SECRETS } from "../../signing/dev-secrets";
 
 // biome-ignore lint: JSON answers are free-form
 export type Json = any;

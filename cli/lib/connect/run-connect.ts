@@ -2,7 +2,7 @@
  * `npm run connect`: register the bridge with a provider, store the secret, then check it end to
  * end. Providers without a management API for webhooks (Clerk, Stack Auth) get the dashboard steps.
  */
-import { SAMPLE_PROVIDERS, parseDevVars, readDevVarsFile } from "../sample-webhooks";
+import { SAMPLE_PROVIDERS, parseDevVars, readDevVarsFile } from "../../../signing/sample-webhooks";
 import { checkEndToEnd, describeError, formatResult, type CheckResult } from "../doctor/doctor-checks";
 import { resolveDoctorSettings } from "../doctor/doctor-settings";
 import { existsSync, readFileSync } from "node:fs";

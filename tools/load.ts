@@ -15,7 +15,7 @@
  * --users N caps the number of distinct users: once N exist, every event updates one of them
  * (without the cap every creation adds a Durable Object).
  * Memory: `wrangler dev` runs the Worker in one workerd process and its own proxy in another; both
- * are reported, apart. A DevTools session (scripts/lib/inspector.ts) is attached for the whole run:
+ * are reported, apart. A DevTools session (tools/lib/inspector.ts) is attached for the whole run:
  * it measures the Worker's JS heap after a full GC at the start and the end, and drains wrangler's
  * buffer of console/network events, which otherwise grows with every request until a DevTools
  * client attaches (--without-devtools shows that).
@@ -30,7 +30,7 @@
  *   npm run load -- [--seconds 60] [--connections N] [--users N] [--land-timeout 300] [--settle 30] [--control] [--without-devtools] [--max-concurrency N] [--ramp SECONDS]
  */
 import { buildPayload, expectedIdentity, matchesExpected, profileFor, seededRandom, type ChaosProvider, type ExpectedIdentity } from "./lib/chaos-plan";
-import { parseCommandLine, usageError } from "./lib/cli";
+import { parseCommandLine, usageError } from "../cli/lib/args";
 import { NOOP_WORKER_DIR, createPoster, loadChaosFixtures, percentile, signNow, sleep, startLocalBridge, startPlainWranglerDev, workerdMemory } from "./lib/local-bridge";
 import { attachInspector } from "./lib/inspector";
 

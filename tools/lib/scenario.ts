@@ -1,7 +1,7 @@
 /**
  * The measuring side of issue 10 ("deliver at orq.ai's pace"): scenarios that drive the bridge under a real
  * `wrangler dev` over HTTP only, against the orq.ai emulator's workspace switches, and measure what the issue
- * sets targets for. Used by `npm run scenario` (scripts/scenario.ts) and test/node/scenario.test.ts.
+ * sets targets for. Used by `npm run scenario` (tools/scenario.ts) and test/node/scenario.test.ts.
  *
  * - rate limit: the emulator allows R calls per minute; N distinct Clerk `user.created` signups are sent at once.
  *   Drain = first signup sent → last identity created in the emulator (its `created` time). The issue's floor is

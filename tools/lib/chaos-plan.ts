@@ -5,8 +5,8 @@
  * retry and reorder. It also says what orq.ai must hold at the end: the newest event's data for
  * every user, or nothing for a deleted one.
  *
- * Pure (no Node and no Worker APIs): test/worker/chaos.test.ts runs it inside workerd and
- * scripts/chaos.ts runs it in Node. Fixtures are passed in, so each side loads them its own way.
+ * Pure (no Node and no Worker APIs): test/workspace/chaos.test.ts runs it inside workerd and
+ * tools/chaos.ts runs it in Node. Fixtures are passed in, so each side loads them its own way.
  * Signing happens at send time (Svix timestamps must be fresh), so deliveries carry bodies only.
  */
 

@@ -4,7 +4,7 @@
  *   npm run dev [-- --port 8787] [--orq-port 8788] [-- <extra wrangler dev args>]
  *
  * Starts the orq.ai emulator on 127.0.0.1:<orq-port>, then `wrangler dev` on 127.0.0.1:<port> with
- * ORQ_API_URL pointing at the emulator and the public dev secrets (scripts/lib/sign/dev-secrets.ts) as
+ * ORQ_API_URL pointing at the emulator and the public dev secrets (signing/dev-secrets.ts) as
  * `--var`s. A developer's own `.dev.vars` (or `.env`, which wrangler reads when there is no
  * .dev.vars) wins: only variables it does not define are passed. Ctrl-C stops both; the exit
  * code is wrangler's.
@@ -15,10 +15,10 @@ import { constants } from "node:os";
 import { fileURLToPath } from "node:url";
 import { startOrqEmulator, type OrqEmulator } from "../emulator/orq-emulator";
 import { startJwksServer, type JwksServer } from "./lib/jwks-server";
-import { KINDE_DEV_JWKS } from "./lib/sign/kinde-dev-key";
-import { DEV_SECRETS } from "./lib/sign/dev-secrets";
-import { readDevVarsFile } from "./lib/sample-webhooks";
-import { parseCommandLine, usageError } from "./lib/cli";
+import { KINDE_DEV_JWKS } from "../signing/kinde-dev-key";
+import { DEV_SECRETS } from "../signing/dev-secrets";
+import { readDevVarsFile } from "../signing/sample-webhooks";
+import { parseCommandLine, usageError } from "./lib/args";
 
 const USAGE = "Usage: npm run dev [-- --port 8787] [--orq-port 8788] [-- <extra wrangler dev args>]";
 const HOST = "127.0.0.1";
@@ -162,7 +162,7 @@ async function main(): Promise<void> {
   if (await waitForHealth(bridgeUrl, child, 120_000)) {
     const sendFlags = [port === 8787 ? "" : ` --url ${bridgeUrl}`, orqPort === 8788 ? "" : ` --orq ${emulator.url}`].join("");
     const secrets = plan.fromFile.length === 0
-      ? "public dev defaults (scripts/lib/sign/dev-secrets.ts)"
+      ? "public dev defaults (signing/dev-secrets.ts)"
       : `${plan.file?.path}: ${plan.fromFile.join(", ")}; dev defaults: ${Object.keys(plan.passed).filter((key) => key !== "ORQ_API_URL").join(", ") || "none"}`;
     const orqLine = plan.orqUrl === emulator.url
       ? `${emulator.url}  (emulator: GET /__emulator/identities)`

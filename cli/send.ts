@@ -4,7 +4,7 @@
  *
  *   npm run send -- <provider> <event> [--url http://127.0.0.1:8787] [--orq http://127.0.0.1:8788] [--user-id ID]
  *
- *   providers: see SAMPLE_PROVIDERS in scripts/lib/sample-webhooks.ts (clerk, auth0)
+ *   providers: see SAMPLE_PROVIDERS in signing/sample-webhooks.ts (clerk, auth0)
  *   events:    user.created | user.updated | user.deleted
  *
  * The sample gets a fresh event id and the current time; it keeps the sample's user id unless
@@ -24,7 +24,7 @@ import {
   toCurl,
   type Json,
   type SampleRequest,
-} from "./lib/sample-webhooks";
+} from "../signing/sample-webhooks";
 
 const USAGE = `Usage: npm run send -- <provider> <event> [--url http://127.0.0.1:8787] [--orq http://127.0.0.1:8788] [--user-id ID]
   provider: ${Object.keys(SAMPLE_PROVIDERS).join(" | ")}

@@ -13,7 +13,7 @@ import type { CreateIdentityRequest } from "../../../src/deliver/orq-schemas";
 import { toDesiredIdentity } from "../../../src/identity/to-orq-identity";
 import { providers } from "../../../src/providers/registry";
 import { lookUpOrqIdentity, type StoredIdentity } from "../backfill/orq-identity-plan";
-import { SAMPLE_PROVIDERS, buildSampleRequest, sendSampleRequest, type Json, type SampleEvent } from "../sample-webhooks";
+import { SAMPLE_PROVIDERS, buildSampleRequest, sendSampleRequest, type Json, type SampleEvent } from "../../../signing/sample-webhooks";
 import { describeSetting, type DoctorSettings } from "./doctor-settings";
 
 export interface CheckResult {

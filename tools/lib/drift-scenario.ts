@@ -12,7 +12,7 @@ import { randomBytes } from "node:crypto";
 import { startOrqEmulator, type OrqEmulator } from "../../emulator/orq-emulator";
 import { clerkUser, startFakeClerkApi, type ClerkUser, type FakeClerkApi } from "../../emulator/fake-clerk-api";
 import { startDevServer, type DevServer } from "./dev-server";
-import { DEV_SECRETS } from "./sign/dev-secrets";
+import { DEV_SECRETS } from "../../signing/dev-secrets";
 import { signNow, sleep } from "./local-bridge";
 
 export interface DriftSpec {

@@ -12,7 +12,7 @@ export const DEV_SECRETS = {
   LOGTO_WEBHOOK_SIGNING_KEY: "dev-only-logto-webhook-signing-key",
   STACK_AUTH_WEBHOOK_SECRET: "whsec_ZGV2LW9ubHktc3RhY2stYXV0aC1zdml4LXNlY3JldC0zMmI=",
   STANDARD_WEBHOOK_SECRET: "whsec_ZGV2LW9ubHktc3RhbmRhcmQtd2ViaG9va3Mtc2VjcmV0MzI=",
-  /** Not a secret: the issuer whose `/.well-known/jwks` `npm run dev` serves (scripts/lib/sign/kinde-dev-key.ts). */
+  /** Not a secret: the issuer whose `/.well-known/jwks` `npm run dev` serves (signing/kinde-dev-key.ts). */
   KINDE_ISSUER_URL: "http://127.0.0.1:8789",
   OKTA_WEBHOOK_SECRET: "dev-only-okta-event-hook-secret",
   SUPABASE_WEBHOOK_SECRET: "dev-only-supabase-webhook-secret",

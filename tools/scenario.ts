@@ -7,7 +7,7 @@
  *
  * --drift N (issue 20, self-healing): N Clerk users drift from orq.ai without webhooks (never sent, missed updates,
  * hand edits and deletions in orq.ai, users deleted at Clerk, then a mapping change); one Cron-fired reconcile cycle
- * each; prints what each cycle healed and cost (scripts/lib/drift-scenario.ts).
+ * each; prints what each cycle healed and cost (tools/lib/drift-scenario.ts).
  * Each of --rate-limit, --outage, --lost-answers and --drift selects its scenario; with none of them all four run
  * (100/min, 45 s, 0.1). --rate-limit-mode: "rolling" (default; at most N calls in any 60 s, as orq.ai documents it)
  * or "bucket" (N slots refilled at N/min, the shape the issue's floor formula assumes); the table shows both floors
@@ -27,7 +27,7 @@
  * answers converge exactly.
  */
 import type { OutageMode, RateLimitHeaders, RateLimitMode } from "../emulator/orq-emulator";
-import { parseCommandLine, usageError } from "./lib/cli";
+import { parseCommandLine, usageError } from "../cli/lib/args";
 import { formatDriftTable, runDriftScenario } from "./lib/drift-scenario";
 import { formatTable, misses, runScenarios, type ScenarioSpec } from "./lib/scenario";
 import { formatDuration, parseDurationMs, parseRatePerMinute } from "./lib/scenario-units";

@@ -4,7 +4,7 @@
  * Everything provider-specific lives in `providers/<name>.ts`.
  */
 import { randomBytes } from "node:crypto";
-import type { SampleProviderName } from "../sample-webhooks";
+import type { SampleProviderName } from "../../../signing/sample-webhooks";
 import type { ClientOptions, ManagementApi, SecretMask } from "./management-api";
 
 export interface ConnectContext {

@@ -10,8 +10,8 @@ import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { Agent, request } from "node:http";
 import { startOrqEmulator, type OrqEmulator } from "../../emulator/orq-emulator";
 import { freePort, startDevServer, type DevServer } from "./dev-server";
-import { DEV_SECRETS } from "./sign/dev-secrets";
-import { SAMPLE_PROVIDERS, loadFixture, type SampleEvent } from "./sample-webhooks";
+import { DEV_SECRETS } from "../../signing/dev-secrets";
+import { SAMPLE_PROVIDERS, loadFixture, type SampleEvent } from "../../signing/sample-webhooks";
 import type { ChaosFixtures, ChaosProvider } from "./chaos-plan";
 
 export interface LocalBridge {
