@@ -117,7 +117,7 @@ export default defineConfig({
           include: ["test/node/**/*.test.ts"],
           exclude: ["test/node/scenario.test.ts", "test/node/scenario-outage.test.ts"],
           environment: "node",
-          globalSetup: ["test/support/orq-emulator.global.ts", "test/support/wrangler-dev.global.ts"],
+          globalSetup: ["test/support/orq-emulator.global.ts", "test/support/wrangler-dev.global.ts", "test/support/cli-bundles.global.ts"],
           testTimeout: 60_000,
           hookTimeout: 90_000,
         },

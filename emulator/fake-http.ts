@@ -76,6 +76,8 @@ export async function startFakeServer(handle: (request: FakeRequest, baseUrl: st
     res.writeHead(reply.status, { ...(!isBuffer && { "content-type": "application/json; charset=utf-8" }), ...reply.headers });
     res.end(isBuffer ? reply.body : reply.body === undefined ? undefined : JSON.stringify(reply.body));
   });
+  // Idle connections stay open as a hosted API keeps them (see the orq.ai emulator).
+  server.keepAliveTimeout = 10 * 60_000;
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(0, "127.0.0.1", () => resolve());

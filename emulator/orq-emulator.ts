@@ -1514,6 +1514,10 @@ export async function startOrqEmulator(options: OrqEmulatorOptions = {}): Promis
       if (!res.headersSent) writeReply(res, respond(500, { error: "emulator internal error" }));
     });
   });
+  // Keep idle connections open far longer than Node's 5 s default, as a hosted API's load balancer
+  // does: a client that pools connections (workerd) would otherwise now and then reuse one the server
+  // is just closing, and its next request fails with "Network connection lost".
+  server.keepAliveTimeout = 10 * 60_000;
   const port = await listen(server, options.port ?? 0, host);
   let closing: Promise<void> | undefined;
 
