@@ -31,7 +31,7 @@ const workspaceFiles = readdirSync(new URL("./test/workspace/", import.meta.url)
  * wait out a 30 s outage and a rate-limit floor) runs after the rest, five files at a time: on a
  * machine the CPU-bound files have finished with, so their timings are not squeezed.
  */
-const WAITING = { maxWorkers: 5, sequence: { groupOrder: 1 } };
+const WAITING = { maxWorkers: 6, sequence: { groupOrder: 0 } };
 
 /**
  * Projects: `worker` runs the bridge inside workerd (the real Durable Objects and alarms) via the
@@ -49,7 +49,7 @@ export default defineConfig({
     slowTestThreshold: 10_000,
     // Most of the first group's files wait on wrangler dev, the emulator or orq.ai timeouts rather
     // than compute: three at a time on 2 cores, instead of Vitest's default of one per spare core.
-    maxWorkers: 3,
+    maxWorkers: 6,
     projects: [
       {
         plugins: [bridgeInWorkerd({ ORQ_MAX_CONCURRENCY: "10" })],
