@@ -69,6 +69,8 @@ export default defineConfig({
         test: {
           name: `workspace/${file.replace(/\.test\.ts$/, "")}`,
           include: [`test/workspace/${file}`],
+          // beforeEach waits for a quiet workspace, longer on a busy machine.
+          hookTimeout: 60_000,
           globalSetup: ["test/support/orq-emulator.global.ts", "test/support/jwks.global.ts"],
           testTimeout: 60_000,
           ...WAITING,
@@ -89,6 +91,7 @@ export default defineConfig({
         test: {
           name: "reconcile",
           include: ["test/reconcile/**/*.test.ts"],
+          hookTimeout: 60_000,
           globalSetup: ["test/support/orq-emulator.global.ts", "test/support/jwks.global.ts", "test/support/fake-providers.global.ts"],
           testTimeout: 60_000,
           ...WAITING,
@@ -106,6 +109,8 @@ export default defineConfig({
         test: {
           name: "alerts",
           include: ["test/alerts/**/*.test.ts"],
+          // beforeEach waits for a quiet workspace, longer on a busy machine.
+          hookTimeout: 60_000,
           globalSetup: ["test/support/orq-emulator.global.ts", "test/support/jwks.global.ts", "test/support/alert-receiver.global.ts"],
           testTimeout: 120_000,
           ...WAITING,
@@ -117,7 +122,7 @@ export default defineConfig({
           include: ["test/node/**/*.test.ts"],
           exclude: ["test/node/scenario.test.ts", "test/node/scenario-outage.test.ts"],
           environment: "node",
-          globalSetup: ["test/support/orq-emulator.global.ts", "test/support/wrangler-dev.global.ts", "test/support/cli-bundles.global.ts"],
+          globalSetup: ["test/support/orq-emulator.global.ts", "test/support/wrangler-dev.global.ts"],
           testTimeout: 60_000,
           hookTimeout: 90_000,
         },

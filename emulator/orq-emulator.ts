@@ -14,7 +14,7 @@
  * `Retry-After` and `X-RateLimit-*`) and an outage (every /v2 call fails: 503, dropped or hung).
  *
  * Control API (no auth): GET /__emulator/identities[/<external_id>], GET /__emulator/budgets[?external_id=],
- * GET /__emulator/requests[?external_id=], GET /__emulator/stats, GET|PUT|POST(append) /__emulator/faults {rules},
+ * GET /__emulator/requests[?external_id=][&external_id_prefix=], GET /__emulator/stats, GET|PUT|POST(append) /__emulator/faults {rules},
  * DELETE /__emulator/faults[?externalIdPrefix=…], GET|PUT /__emulator/workspace {rateLimitPerMinute, rateLimitHeaders,
  * outage, budgetCasing} (PUT: the fields given), POST /__emulator/reset. A budget is edited or deleted by hand through
  * the normal /v2/budgets API.
@@ -1358,8 +1358,9 @@ class EmulatorState {
     return { store: this.store, budgets: this.budgets, casing: this.workspace.budgetCasing() };
   }
 
-  requests(externalId?: string | null): LoggedRequest[] {
-    const entries = externalId ? this.log.filter((entry) => entry.externalId === externalId) : this.log;
+  requests(externalId?: string | null, externalIdPrefix?: string | null): LoggedRequest[] {
+    let entries = externalId ? this.log.filter((entry) => entry.externalId === externalId) : this.log;
+    if (externalIdPrefix) entries = entries.filter((entry) => entry.externalId?.startsWith(externalIdPrefix));
     return structuredClone(entries);
   }
 
@@ -1400,7 +1401,7 @@ class EmulatorState {
       const budget = this.budgets.forIdentity(externalId);
       return budget ? respond(200, budget) : budgetNotFound();
     }
-    if (route === "GET /requests") return respond(200, { requests: this.requests(url.searchParams.get("external_id")) });
+    if (route === "GET /requests") return respond(200, { requests: this.requests(url.searchParams.get("external_id"), url.searchParams.get("external_id_prefix")) });
     if (route === "GET /stats") return respond(200, this.stats());
     if (route === "GET /faults") return respond(200, { rules: this.faults.list() });
     if (route === "PUT /faults") return this.installFaults(body, "replace");

@@ -11,7 +11,7 @@ import { loadFixture, type Json } from "../../signing/sample-webhooks";
 import { providers } from "../../src/providers/registry";
 import { startFakeServer, bearerToken, type FakeServer } from "../support/fake-http";
 import { startFakeWorkosApi } from "../support/fake-workos-api";
-import { fakeWrangler, runScript } from "./doctor-harness";
+import { fakeWrangler, runScript, runScriptProcess } from "./doctor-harness";
 
 const bridgeUrl = inject("bridgeUrl");
 
@@ -122,5 +122,25 @@ describe("providers without a webhook API", () => {
     expect(first.stdout).not.toContain(secretKey);
     const second = await runScript("connect", ["clerk", "--url", bridgeUrl], { CLERK_SECRET_KEY: secretKey, CLERK_API_URL: clerk.url });
     expect(second.stdout).toContain("https://app.svix.com/login#key=again");
+  });
+});
+
+describe("the entry files", () => {
+  // The tests above call the commands in-process; `npm run connect` and `npm run doctor` start these files.
+  it("cli/connect.ts and cli/doctor.ts run as processes: --help prints the usage (exit 0), a wrong command line names the problem (exit 2)", async () => {
+    const [connectHelp, connectWrong, doctorHelp, doctorWrong] = await Promise.all([
+      runScriptProcess("connect", ["--help"], {}),
+      runScriptProcess("connect", ["auth0", "--url", bridgeUrl, "--bogus"], {}),
+      runScriptProcess("doctor", ["--help"], {}),
+      runScriptProcess("doctor", [], {}),
+    ]);
+    expect(connectHelp).toMatchObject({ code: 0, stderr: "" });
+    expect(connectHelp.stdout).toMatch(/^Usage: npm run connect -- <provider>/);
+    expect(connectWrong.code).toBe(2);
+    expect(connectWrong.stderr).toMatch(/Unknown option '--bogus'[\s\S]*Usage: npm run connect/);
+    expect(doctorHelp).toMatchObject({ code: 0, stderr: "" });
+    expect(doctorHelp.stdout).toMatch(/^Usage: npm run doctor -- --url/);
+    expect(doctorWrong).toMatchObject({ code: 2, stdout: "" });
+    expect(doctorWrong.stderr).toMatch(/^--url is required\nUsage: npm run doctor/);
   });
 });

@@ -1,15 +1,19 @@
 /**
- * Runs `npm run doctor` / `npm run connect` as an operator would (a child process, its own
- * environment, stdout and exit code), for test/node/doctor.test.ts and test/node/connect*.test.ts.
- * The commands' entry files are bundled once per run (test/support/cli-bundles.global.ts) so that
- * each start costs a third of a start under tsx.
+ * Runs `npm run doctor` / `npm run connect` for test/node/doctor.test.ts and test/node/connect*.test.ts:
+ * the command itself (cli/lib/doctor/command.ts, cli/lib/connect/command.ts), called in this process
+ * with an environment of its own, its stdout and stderr captured and its exit code returned, as
+ * cli/doctor.ts and cli/connect.ts run it in a process of its own. In-process because the tests run
+ * it about seventy times and each start of a process under tsx cost about a second of CPU; that the
+ * entry files run as processes is checked in connect-contract.test.ts.
  */
 import { spawn } from "node:child_process";
 import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { inject } from "vitest";
+import { runCommand } from "../../cli/lib/args";
+import { connectCommand } from "../../cli/lib/connect/command";
+import { doctorCommand } from "../../cli/lib/doctor/command";
 import { parseDevVars } from "../../signing/sample-webhooks";
 
 const PROJECT_DIR = fileURLToPath(new URL("../../", import.meta.url));
@@ -20,11 +24,22 @@ export interface CliRun {
   stderr: string;
 }
 
-/** `env` replaces the inherited provider/orq variables entirely, so a developer's shell cannot leak in. */
-export function runScript(script: "doctor" | "connect", args: string[], env: Record<string, string>): Promise<CliRun> {
-  const inherited = Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^(ORQ_|CLERK_|AUTH0_|WORKOS_|LOGTO_|ZITADEL_|OKTA_|KINDE_|SUPABASE_|STACK_|STANDARD_)/.test(key)));
+const COMMANDS = { doctor: doctorCommand, connect: connectCommand };
+/** Provider and orq.ai variables of the shell running the tests are left out, so a developer's shell cannot leak in. */
+const inheritedEnv = () => Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^(ORQ_|CLERK_|AUTH0_|WORKOS_|LOGTO_|ZITADEL_|OKTA_|KINDE_|SUPABASE_|STACK_|STANDARD_)/.test(key)));
+
+/** `env` replaces the inherited provider/orq variables entirely. */
+export async function runScript(script: keyof typeof COMMANDS, args: string[], env: Record<string, string>): Promise<CliRun> {
+  const stdout: string[] = [];
+  const stderr: string[] = [];
+  const code = await runCommand(script, COMMANDS[script], args, { ...inheritedEnv(), ...env }, { out: (line) => stdout.push(`${line}\n`), err: (line) => stderr.push(`${line}\n`) });
+  return { code, stdout: stdout.join(""), stderr: stderr.join("") };
+}
+
+/** The same command through its entry file, as `npm run <script>` starts it: a child process under tsx. */
+export function runScriptProcess(script: keyof typeof COMMANDS, args: string[], env: Record<string, string>): Promise<CliRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(inject("cliBundleDir"), `${script}.mjs`), ...args], { cwd: PROJECT_DIR, env: { ...inherited, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, ["--import", "tsx", `cli/${script}.ts`, ...args], { cwd: PROJECT_DIR, env: { ...inheritedEnv(), ...env }, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString("utf8")));

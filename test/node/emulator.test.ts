@@ -321,6 +321,8 @@ describe("request log", () => {
       { at: expect.any(Number), method: "DELETE", path: "/v2/identities/auth0%7Clogged", externalId: "auth0|logged", resource: "identities", status: 200 },
     ]);
     expect(emulator.requests().filter((entry) => entry.externalId === "auth0|logged")).toEqual(response.body.requests);
+    const byPrefix = await call<{ requests: LoggedRequest[] }>("GET", `/__emulator/requests?external_id_prefix=${encodeURIComponent("auth0|log")}`, { key: null });
+    expect(byPrefix.body.requests).toEqual(response.body.requests);
   });
 
   it("logs rejected requests too", async () => {

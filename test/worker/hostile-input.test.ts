@@ -125,7 +125,7 @@ afterEach(() => {
  * verification creates the user's object at once, even if its delivery has not run yet.
  */
 async function expectNoneRecordedOrForwarded(prefix: string, provider: string, userIds: readonly string[]): Promise<void> {
-  const { requests } = await emulator<{ requests: Json[] }>("/__emulator/requests");
+  const { requests } = await emulator<{ requests: Json[] }>(`/__emulator/requests?external_id_prefix=${encodeURIComponent(prefix)}`);
   const forwarded = requests
     .filter((request: Json) => String(request.externalId ?? "").startsWith(prefix))
     .map((request: Json) => `${request.method} ${excerpt(String(request.externalId), 60)}`);
