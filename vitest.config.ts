@@ -27,11 +27,12 @@ const bridgeInWorkerd = (extra: Record<string, string> | ((inject: Inject) => Re
 const workspaceFiles = readdirSync(new URL("./test/workspace/", import.meta.url)).filter((name) => name.endsWith(".test.ts")).sort();
 
 /**
- * What mostly waits (the workspace files wait out outages, probes and Retry-After; the scenarios
- * wait out a 30 s outage and a rate-limit floor) runs after the rest, five files at a time: on a
- * machine the CPU-bound files have finished with, so their timings are not squeezed.
+ * Every project but the rate-limit burst runs in one group, six files at a time: the files that
+ * mostly wait (outages, probes, Retry-After, the Cron Trigger's minutes) overlap the CPU-bound ones.
+ * The burst runs first and alone (its drain is measured in hundredths of its floor), while the
+ * type-check (tools/test.mjs, at low priority) takes the CPU it leaves idle.
  */
-const WAITING = { maxWorkers: 6, sequence: { groupOrder: 0 } };
+const MAIN = { maxWorkers: 6, sequence: { groupOrder: 1 } };
 
 /**
  * Projects: `worker` runs the bridge inside workerd (the real Durable Objects and alarms) via the
@@ -47,14 +48,15 @@ export default defineConfig({
     silent: "passed-only",
     // Only tests slower than this are listed under their file (the load test, the hung-orq.ai ones).
     slowTestThreshold: 10_000,
-    // Most of the first group's files wait on wrangler dev, the emulator or orq.ai timeouts rather
-    // than compute: three at a time on 2 cores, instead of Vitest's default of one per spare core.
+    // Many files mostly wait (wrangler dev, the emulator, outages, Retry-After, the Cron Trigger's
+    // minutes) rather than compute: six at a time on 2 cores, instead of Vitest's one per spare core.
     maxWorkers: 6,
     projects: [
       {
         plugins: [bridgeInWorkerd({ ORQ_MAX_CONCURRENCY: "10" })],
         test: {
           name: "worker",
+          ...MAIN,
           include: ["test/worker/**/*.test.ts"],
           // One workerd runtime per pool worker, reused from file to file, instead of one per file:
           // the files use ids of their own and share nothing else, and each new runtime cost about 2 s
@@ -73,7 +75,7 @@ export default defineConfig({
           hookTimeout: 60_000,
           globalSetup: ["test/support/orq-emulator.global.ts", "test/support/jwks.global.ts"],
           testTimeout: 60_000,
-          ...WAITING,
+          ...MAIN,
         },
       })),
       {
@@ -94,7 +96,7 @@ export default defineConfig({
           hookTimeout: 60_000,
           globalSetup: ["test/support/orq-emulator.global.ts", "test/support/jwks.global.ts", "test/support/fake-providers.global.ts"],
           testTimeout: 60_000,
-          ...WAITING,
+          ...MAIN,
         },
       },
       {
@@ -113,12 +115,13 @@ export default defineConfig({
           hookTimeout: 60_000,
           globalSetup: ["test/support/orq-emulator.global.ts", "test/support/jwks.global.ts", "test/support/alert-receiver.global.ts"],
           testTimeout: 120_000,
-          ...WAITING,
+          ...MAIN,
         },
       },
       {
         test: {
           name: "node",
+          ...MAIN,
           include: ["test/node/**/*.test.ts"],
           exclude: ["test/node/scenario.test.ts", "test/node/scenario-outage.test.ts"],
           environment: "node",
@@ -135,7 +138,7 @@ export default defineConfig({
           environment: "node",
           testTimeout: 120_000,
           hookTimeout: 180_000,
-          ...WAITING,
+          ...MAIN,
         },
       },
       {
@@ -144,9 +147,10 @@ export default defineConfig({
           name: "scenario",
           include: ["test/node/scenario.test.ts"],
           environment: "node",
-          // Last, alone: its rate-limit drain is measured in hundredths of its floor, which the
-          // waiting group's floods (alerts, liveness) would squeeze.
-          sequence: { groupOrder: 2 },
+          // First, alone: its rate-limit drain is measured in hundredths of its floor, which the
+          // other files' floods (alerts, liveness) would squeeze.
+          maxWorkers: 1,
+          sequence: { groupOrder: 0 },
           testTimeout: 120_000,
           hookTimeout: 180_000,
         },
