@@ -36,10 +36,10 @@ const MAIN = { maxWorkers: 6, sequence: { groupOrder: 1 } };
 
 /**
  * Projects: `worker` runs the bridge inside workerd (the real Durable Objects and alarms) via the
- * Workers Vitest integration; `workspace/<file>` likewise, one runtime per file; `node` drives it
- * over HTTP under `wrangler dev`, runs the Auth0 Action examples and checks the emulator and
- * scripts; `scenario` is the short `npm run scenario`. Each project starts its own local orq.ai
- * emulator in globalSetup.
+ * Workers Vitest integration; `workspace/<file>`, `reconcile` and `alerts` likewise, each with a
+ * runtime of its own; `node` drives it over HTTP under `wrangler dev`, runs the Auth0 Action
+ * examples and checks the emulator, the CLI and the tools; `scenario/outage` and `scenario` are the
+ * short `npm run scenario`. Each project starts its own local orq.ai emulator in globalSetup.
  */
 export default defineConfig({
   test: {
