@@ -1,6 +1,7 @@
 import { readdirSync } from "node:fs";
 import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
 import { defineConfig } from "vitest/config";
+import { LongestFirst } from "./test/support/longest-first.ts";
 import { hideExpectedRuntimeNoise } from "./test/support/quiet-runtime.ts";
 import { DEV_SECRETS } from "./signing/dev-secrets.ts";
 
@@ -32,7 +33,7 @@ const workspaceFiles = readdirSync(new URL("./test/workspace/", import.meta.url)
  * The burst runs first and alone (its drain is measured in hundredths of its floor), while the
  * type-check (tools/test.mjs, at low priority) takes the CPU it leaves idle.
  */
-const MAIN = { maxWorkers: 6, sequence: { groupOrder: 1 } };
+const MAIN = { maxWorkers: 6, sequence: { groupOrder: 2 } };
 
 /**
  * Projects: `worker` runs the bridge inside workerd (the real Durable Objects and alarms) via the
@@ -51,6 +52,8 @@ export default defineConfig({
     // Many files mostly wait (wrangler dev, the emulator, outages, Retry-After, the Cron Trigger's
     // minutes) rather than compute: six at a time on 2 cores, instead of Vitest's one per spare core.
     maxWorkers: 6,
+    // The files known to take long start first, whatever their project (test/support/longest-first.ts).
+    sequence: { sequencer: LongestFirst },
     projects: [
       {
         plugins: [bridgeInWorkerd({ ORQ_MAX_CONCURRENCY: "10" })],
@@ -149,8 +152,9 @@ export default defineConfig({
           environment: "node",
           // First, alone: its rate-limit drain is measured in hundredths of its floor, which the
           // other files' floods (alerts, liveness) would squeeze.
+          // (Group 1, not 0: Vitest runs a one-worker project of group 0 after every group.)
           maxWorkers: 1,
-          sequence: { groupOrder: 0 },
+          sequence: { groupOrder: 1 },
           testTimeout: 120_000,
           hookTimeout: 180_000,
         },
