@@ -8,7 +8,6 @@
  * provider's tag (shared by every file of this project, so it sees other tests' identities too),
  * never with a GET per user, and writes only the users that differ.
  */
-import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -20,10 +19,10 @@ import { auth0User, startFakeAuth0Api, type Auth0User, type FakeAuth0Api } from 
 import { clerkUser, startFakeClerkApi, type ClerkUser, type FakeClerkApi } from "../support/fake-clerk-api";
 import { DEV_SECRETS } from "../support/secrets";
 import { TEST_BRIDGE_VARS, uniqueId, waitForIdentity } from "./dev-server";
+import { runEntryFile } from "./doctor-harness";
 
 const orqUrl = inject("orqUrl");
 const bridgeUrl = inject("bridgeUrl");
-const PROJECT_DIR = new URL("../../", import.meta.url).pathname;
 
 /** Short backoff so tests of retries stay quick; waits an API asks for are honoured regardless. */
 const TEST_RETRY = { attempts: 3, baseDelayMs: 50, maxWaitMs: 10_000 };
@@ -679,17 +678,8 @@ describe("backfill from Auth0", () => {
 });
 
 describe("npm run backfill (the CLI)", () => {
-  function runCli(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-    return new Promise((resolve, reject) => {
-      const child = spawn("npx", ["tsx", "cli/backfill.ts", ...args], { cwd: PROJECT_DIR, env: { ...process.env, ...TEST_BRIDGE_VARS, ORQ_API_URL: orqUrl, ...env }, stdio: ["ignore", "pipe", "pipe"] });
-      let stdout = "";
-      let stderr = "";
-      child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString("utf8")));
-      child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
-      child.once("error", reject);
-      child.once("close", (code) => resolve({ code, stdout, stderr }));
-    });
-  }
+  const runCli = (args: string[], env: Record<string, string>) =>
+    runEntryFile("cli/backfill.ts", args, { ...process.env, ...TEST_BRIDGE_VARS, ORQ_API_URL: orqUrl, ...env });
 
   it("backfills from the environment with a progress line on stderr, then a dry run finds nothing to do", async () => {
     const prefix = uniqueId("user_bfcli");

@@ -36,10 +36,10 @@ export async function runScript(script: keyof typeof COMMANDS, args: string[], e
   return { code, stdout: stdout.join(""), stderr: stderr.join("") };
 }
 
-/** The same command through its entry file, as `npm run <script>` starts it: a child process under tsx. */
-export function runScriptProcess(script: keyof typeof COMMANDS, args: string[], env: Record<string, string>): Promise<CliRun> {
+/** An entry file as `npm run` starts it: a child process under tsx, in the project folder, with exactly `env`. */
+export function runEntryFile(entry: string, args: string[], env: NodeJS.ProcessEnv): Promise<CliRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", `cli/${script}.ts`, ...args], { cwd: PROJECT_DIR, env: { ...inheritedEnv(), ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, ["--import", "tsx", entry, ...args], { cwd: PROJECT_DIR, env, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString("utf8")));
@@ -47,6 +47,11 @@ export function runScriptProcess(script: keyof typeof COMMANDS, args: string[], 
     child.once("error", reject);
     child.once("close", (code) => resolve({ code, stdout, stderr }));
   });
+}
+
+/** The same command through its entry file (cli/doctor.ts, cli/connect.ts), as `npm run <script>` starts it. */
+export function runScriptProcess(script: keyof typeof COMMANDS, args: string[], env: Record<string, string>): Promise<CliRun> {
+  return runEntryFile(`cli/${script}.ts`, args, { ...inheritedEnv(), ...env });
 }
 
 /** A `.dev.vars` path in a fresh temp folder, for `connect --local --dev-vars`. */
