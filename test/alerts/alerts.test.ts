@@ -336,8 +336,13 @@ describe("cost", () => {
     const usage = await alerter().usage();
     console.info(`alerting cost of 100 accepted webhooks: ${JSON.stringify(usage)} (Alerter requests; rows written)`);
     expect(usage.requests).toEqual({ recordWebhooks: 1 });
-    // One row per provider and minute counted (the burst may straddle a minute), and the bridge's address once.
-    expect(usage.rowsWritten).toBeLessThanOrEqual(3);
+    // One row per provider and minute counted (a burst on a busy machine may straddle a minute: two),
+    // and the bridge's address once, which SQLite counts as two rows (the meta row and its key's index).
+    // (Webhooks answered after the report's GATHER_MS wait for the next one: the count may be under 100.)
+    const minutes = await runInDurableObject(alerter(), (_instance, state) => state.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM webhook_minutes").one());
+    expect(minutes.n).toBeGreaterThanOrEqual(1);
+    expect(minutes.n).toBeLessThanOrEqual(2);
+    expect(usage.rowsWritten).toBe(minutes.n + 2);
   });
 
   it("a quiet minute costs one Alerter request (plus its reads of the scheduler, BridgeStatus and the reconcilers) and writes no row", async () => {
