@@ -10,7 +10,7 @@ import { startPlainWranglerDev } from "../tools/lib/local-bridge";
 const { values } = parseArgs({ options: { n: { type: "string", default: "3000" }, rounds: { type: "string", default: "3" } } });
 const n = Number(values.n);
 const rounds = Number(values.rounds);
-const worker = await startPlainWranglerDev(new URL("./scheduler-worker/", import.meta.url));
+const worker = await startPlainWranglerDev(new URL("./scheduler-worker/", import.meta.url), "/ready?n=0");
 try {
   const run = async (mode: string, c: number, scheduler: string, calls = n) => {
     for (let attempt = 1; ; attempt++) {

@@ -183,7 +183,7 @@ async function main(): Promise<void> {
     }
   };
   const target = options.control
-    ? await startPlainWranglerDev(NOOP_WORKER_DIR)
+    ? await startPlainWranglerDev(NOOP_WORKER_DIR, "/health")
     : await startLocalBridge({ ORQ_TAGS: TAGS.join(","), ...(options.maxConcurrency !== undefined && { ORQ_MAX_CONCURRENCY: String(options.maxConcurrency) }) }, collectServerErrors);
   const targetUrl = "bridgeUrl" in target ? target.bridgeUrl : target.url;
   let passed = false;

@@ -1,26 +1,18 @@
 /**
- * Everything the benchmark starts or creates is registered here and undone on every way out:
- * normal exit, an exception, Ctrl-C (SIGINT), SIGTERM or SIGHUP. Child processes are started
- * detached (their own process group), so one kill of the group stops wrangler and its workerd.
+ * The benchmark's temp dirs and its emulator process are registered here and undone on every way
+ * out: normal exit, an exception, Ctrl-C (SIGINT), SIGTERM or SIGHUP (the signal handlers end in
+ * process.exit, whose `exit` event also stops every `wrangler dev` that launchWranglerDev started).
+ * Child processes are started detached (their own process group), so one kill stops the group.
  */
 import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { killGroup } from "../../tools/lib/dev-server";
 
 const groups = new Set<ChildProcess>();
 const dirs = new Set<string>();
 let installed = false;
-
-/** Kills a detached child's whole process group. */
-export function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
-  if (child.pid === undefined) return;
-  try {
-    process.kill(-child.pid, signal);
-  } catch {
-    // already gone
-  }
-}
 
 export function trackProcessGroup(child: ChildProcess): void {
   installHandlers();

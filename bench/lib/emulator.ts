@@ -3,7 +3,8 @@
  * proxy that can add latency (emulator-process.ts), and talks to its control API.
  */
 import { spawn } from "node:child_process";
-import { killGroup, trackProcessGroup, untrackProcessGroup } from "./cleanup";
+import { killGroup } from "../../tools/lib/dev-server";
+import { trackProcessGroup, untrackProcessGroup } from "./cleanup";
 import { PROJECT_DIR, TSX } from "./paths";
 
 export interface LoggedWrite {

@@ -2,14 +2,14 @@
  * A Worker under a real `wrangler dev`, for the ingest and time-to-land measurements. Each Worker
  * runs from a snapshot of its sources in a temp dir (edits made meanwhile by others do not make
  * wrangler rebuild mid-measurement), with its Durable Object state there too (`--persist-to`) and
- * an empty env file (a developer's .dev.vars never leaks in). Same flags as test/node/dev-server.ts.
+ * an empty env file (a developer's .dev.vars never leaks in). Started by tools/lib/dev-server.ts's
+ * launchWranglerDev, as the tests' bridge is.
  */
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { cpSync, existsSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { freePort } from "../../tools/lib/dev-server";
-import { killGroup, makeTempDir, removeTempDir, trackProcessGroup, untrackProcessGroup } from "./cleanup";
-import { WRANGLER } from "./paths";
+import { freePort, launchWranglerDev } from "../../tools/lib/dev-server";
+import { makeTempDir, removeTempDir } from "./cleanup";
 
 const MAX_LOG_CHARS = 100_000;
 
@@ -85,77 +85,22 @@ export async function startWorker(spec: WorkerSpec, startTimeoutMs = 180_000): P
 type StartResult = { ok: true; worker: RunningWorker } | { ok: false; error: Error };
 
 async function startOnce(spec: WorkerSpec, dir: string, workDir: string, envFile: string, stateDir: string, port: number, timeoutMs: number): Promise<StartResult> {
-  const args = [
-    "dev",
-    "--ip", "127.0.0.1",
-    "--port", String(port),
-    "--inspector-port", "0",
-    "--persist-to", stateDir,
-    "--env-file", envFile,
-    "--show-interactive-dev-session=false",
-    ...Object.entries(spec.vars ?? {}).flatMap(([key, value]) => ["--var", `${key}:${value}`]),
-  ];
-  const child = spawn(WRANGLER, args, {
-    cwd: workDir,
-    detached: true,
-    stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, WRANGLER_SEND_METRICS: "false", NO_COLOR: "1", FORCE_COLOR: "0" },
-  });
-  trackProcessGroup(child);
-  let log = "";
-  const append = (chunk: Buffer) => {
-    log += chunk.toString("utf8");
-    if (log.length > MAX_LOG_CHARS) log = log.slice(-MAX_LOG_CHARS);
+  const started = await launchWranglerDev({ label: spec.label, cwd: workDir, port, stateDir, envFile, vars: spec.vars, readyPath: spec.readyPath, timeoutMs, maxLogChars: MAX_LOG_CHARS });
+  if (!started.ok) return started;
+  const { wrangler } = started;
+  return {
+    ok: true,
+    worker: {
+      label: spec.label,
+      url: wrangler.url,
+      cpuSeconds: () => (wrangler.pid === undefined ? { workerd: 0, all: 0 } : processGroupCpuSeconds(wrangler.pid)),
+      logs: wrangler.logs,
+      close: async () => {
+        await wrangler.stop();
+        removeTempDir(dir);
+      },
+    },
   };
-  // Always drained: a full pipe would block workerd's logging and stall the Worker.
-  child.stdout?.on("data", append);
-  child.stderr?.on("data", append);
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  child.once("error", (error) => append(Buffer.from(`\n[spawn error] ${error.message}\n`)));
-
-  const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      killGroup(child, "SIGTERM");
-      const timer = setTimeout(() => killGroup(child, "SIGKILL"), 5_000);
-      await exited;
-      clearTimeout(timer);
-    }
-    killGroup(child, "SIGKILL");
-    untrackProcessGroup(child);
-  };
-
-  const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      await stop();
-      return { ok: false, error: new Error(`${spec.label}: wrangler dev exited before it was ready:\n${log.slice(-4000)}`) };
-    }
-    try {
-      const response = await fetch(`${url}${spec.readyPath}`, { signal: AbortSignal.timeout(5_000) });
-      await response.body?.cancel();
-      if (response.status === 200) {
-        return {
-          ok: true,
-          worker: {
-            label: spec.label,
-            url,
-            cpuSeconds: () => (child.pid === undefined ? { workerd: 0, all: 0 } : processGroupCpuSeconds(child.pid)),
-            logs: () => log,
-            close: async () => {
-              await stop();
-              removeTempDir(dir);
-            },
-          },
-        };
-      }
-    } catch {
-      // not listening yet
-    }
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-  await stop();
-  return { ok: false, error: new Error(`${spec.label}: no 200 on ${spec.readyPath} within ${timeoutMs} ms:\n${log.slice(-4000)}`) };
 }
 
 let clockTicks: number | undefined;

@@ -98,78 +98,139 @@ function snapshotProject(target: string): void {
 type StartResult = { ok: true; server: DevServer } | { ok: false; retry: boolean; error: Error };
 
 async function startOnce(port: number, dir: string, envFile: string, options: DevServerOptions): Promise<StartResult> {
-  const vars = { ...(options.vars ?? TEST_BRIDGE_VARS), ORQ_API_URL: options.orqUrl };
+  const started = await launchWranglerDev({
+    label: "wrangler dev",
+    cwd: join(dir, "app"),
+    port,
+    inspectorPort: options.inspectorPort,
+    stateDir: join(dir, "state"),
+    envFile,
+    vars: { ...(options.vars ?? TEST_BRIDGE_VARS), ORQ_API_URL: options.orqUrl },
+    readyPath: "/health",
+    timeoutMs: options.startTimeoutMs ?? 120_000,
+    onOutput: options.onOutput,
+  });
+  // A port taken meanwhile, or a transient crash (esbuild has been seen to panic on a loaded machine): try again.
+  if (!started.ok) return { ok: false, retry: started.exited, error: started.error };
+  const { wrangler } = started;
+  return {
+    ok: true,
+    server: {
+      url: wrangler.url,
+      port,
+      logs: wrangler.logs,
+      close: async () => {
+        await wrangler.stop();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// One `wrangler dev` process (the bridge here; the benchmark's Workers and plain Worker folders too)
+// ---------------------------------------------------------------------------------------------------------------
+
+export interface WranglerDevLaunch {
+  /** Names the Worker in error messages. */
+  label: string;
+  /** The folder holding wrangler.toml. */
+  cwd: string;
+  port: number;
+  /** wrangler's inspector (DevTools) port; default 0, any free one. */
+  inspectorPort?: number;
+  /** `--persist-to`: where Durable Object state lives; default wrangler's own (.wrangler/state in cwd). */
+  stateDir?: string;
+  /** `--env-file`; default wrangler's own (.dev.vars in cwd). */
+  envFile?: string;
+  vars?: Record<string, string>;
+  /** GET path answering 200 once the Worker is up. */
+  readyPath: string;
+  timeoutMs: number;
+  /** Called with every chunk wrangler and workerd print (logs() keeps a bounded tail). */
+  onOutput?: (chunk: string) => void;
+  /** The tail kept for logs(); default 200,000 characters. */
+  maxLogChars?: number;
+}
+
+export interface WranglerDev {
+  url: string;
+  /** The process group's id (wrangler's pid), for reading its CPU time; undefined if the spawn failed. */
+  pid: number | undefined;
+  /** wrangler's and workerd's output so far (the tail, when long). */
+  logs(): string;
+  /** Stops wrangler and everything it started (the whole process group). */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `wrangler dev` in its own process group (detached), so stop() ends wrangler and its
+ * workerd children together, and waits until `readyPath` answers 200. Its output is always drained
+ * (a full pipe would block workerd's logging and stall the Worker). If this process exits without
+ * stop(), the group is killed. One attempt: `exited` says wrangler died before it was ready (a port
+ * taken meanwhile, a transient crash), which a caller may retry on another port.
+ */
+export async function launchWranglerDev(launch: WranglerDevLaunch): Promise<{ ok: true; wrangler: WranglerDev } | { ok: false; exited: boolean; error: Error }> {
   const args = [
     "dev",
     "--ip",
     "127.0.0.1",
     "--port",
-    String(port),
+    String(launch.port),
     "--inspector-port",
-    String(options.inspectorPort ?? 0),
-    "--persist-to",
-    join(dir, "state"),
-    "--env-file",
-    envFile,
+    String(launch.inspectorPort ?? 0),
+    ...(launch.stateDir ? ["--persist-to", launch.stateDir] : []),
+    ...(launch.envFile ? ["--env-file", launch.envFile] : []),
     "--show-interactive-dev-session=false",
-    ...Object.entries(vars).flatMap(([key, value]) => ["--var", `${key}:${value}`]),
+    ...Object.entries(launch.vars ?? {}).flatMap(([key, value]) => ["--var", `${key}:${value}`]),
   ];
-  // Its own process group (detached), so close() can stop wrangler and its workerd children together.
   const child = spawn(WRANGLER, args, {
-    cwd: join(dir, "app"),
+    cwd: launch.cwd,
     detached: true,
     stdio: ["ignore", "pipe", "pipe"],
     env: { ...process.env, WRANGLER_SEND_METRICS: "false", NO_COLOR: "1", FORCE_COLOR: "0" },
   });
+  const maxLogChars = launch.maxLogChars ?? MAX_LOG_CHARS;
   let log = "";
   const append = (chunk: Buffer) => {
-    options.onOutput?.(chunk.toString("utf8"));
+    launch.onOutput?.(chunk.toString("utf8"));
     log += chunk.toString("utf8");
-    if (log.length > MAX_LOG_CHARS) log = log.slice(-MAX_LOG_CHARS);
+    if (log.length > maxLogChars) log = log.slice(-maxLogChars);
   };
   child.stdout?.on("data", append);
   child.stderr?.on("data", append);
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   child.once("error", (error) => append(Buffer.from(`\n[spawn error] ${error.message}\n`)));
-  // If the test process dies without calling close(), do not leave wrangler running.
+  // If this process dies without calling stop(), do not leave wrangler running.
   const killOnExit = () => killGroup(child, "SIGKILL");
   process.once("exit", killOnExit);
-
-  const url = `http://127.0.0.1:${port}`;
-  const server: DevServer = {
-    url,
-    port,
-    logs: () => log,
-    close: async () => {
-      process.off("exit", killOnExit);
-      await stop(child, exited);
-      rmSync(dir, { recursive: true, force: true });
-    },
+  const stop = async () => {
+    process.off("exit", killOnExit);
+    await stopGroup(child, exited);
   };
 
-  const deadline = Date.now() + (options.startTimeoutMs ?? 120_000);
+  const url = `http://127.0.0.1:${launch.port}`;
+  const deadline = Date.now() + launch.timeoutMs;
   while (Date.now() < deadline) {
     if (child.exitCode !== null || child.signalCode !== null) {
-      process.off("exit", killOnExit);
-      // A port taken meanwhile, or a transient crash (esbuild has been seen to panic on a loaded machine): try again.
-      await stop(child, exited);
-      return { ok: false, retry: true, error: new Error(`wrangler dev exited (${child.exitCode ?? child.signalCode}) before it was ready:\n${excerpt(log)}`) };
+      await stop();
+      return { ok: false, exited: true, error: new Error(`${launch.label} exited (${child.exitCode ?? child.signalCode}) before it was ready:\n${excerpt(log)}`) };
     }
     try {
-      const response = await fetch(`${url}/health`, { signal: AbortSignal.timeout(5_000) });
+      const response = await fetch(`${url}${launch.readyPath}`, { signal: AbortSignal.timeout(5_000) });
       await response.body?.cancel();
-      if (response.status === 200) return { ok: true, server };
+      if (response.status === 200) return { ok: true, wrangler: { url, pid: child.pid, logs: () => log, stop } };
     } catch {
       // not listening yet
     }
     await sleep(250);
   }
-  process.off("exit", killOnExit);
-  await stop(child, exited);
-  return { ok: false, retry: false, error: new Error(`wrangler dev did not answer /health within the timeout:\n${excerpt(log)}`) };
+  await stop();
+  return { ok: false, exited: false, error: new Error(`${launch.label}: no 200 on ${launch.readyPath} within ${launch.timeoutMs} ms:\n${excerpt(log)}`) };
 }
 
-function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+/** Sends `signal` to a detached child's whole process group. */
+export function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   if (child.pid === undefined) return;
   try {
     process.kill(-child.pid, signal);
@@ -179,7 +240,7 @@ function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
 }
 
 /** SIGTERM to the group, SIGKILL after 5 s; then SIGKILL again for any straggler (workerd) left in the group. */
-async function stop(child: ChildProcess, exited: Promise<void>): Promise<void> {
+async function stopGroup(child: ChildProcess, exited: Promise<void>): Promise<void> {
   if (child.exitCode === null && child.signalCode === null) {
     killGroup(child, "SIGTERM");
     const timer = setTimeout(() => killGroup(child, "SIGKILL"), 5_000);

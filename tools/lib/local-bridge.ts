@@ -5,14 +5,15 @@
  *
  * Node-only (node:http, /proc): never import it from src/.
  */
-import { spawn } from "node:child_process";
 import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { Agent, request } from "node:http";
 import { startOrqEmulator, type OrqEmulator } from "../../emulator/orq-emulator";
-import { freePort, startDevServer, type DevServer } from "./dev-server";
+import { freePort, launchWranglerDev, startDevServer, type DevServer } from "./dev-server";
 import { DEV_SECRETS } from "../../signing/dev-secrets";
 import { SAMPLE_PROVIDERS, loadFixture, type SampleEvent } from "../../signing/sample-webhooks";
 import type { ChaosFixtures, ChaosProvider } from "./chaos-plan";
+
+export { sleep } from "./dev-server";
 
 export interface LocalBridge {
   bridgeUrl: string;
@@ -48,40 +49,16 @@ export async function startLocalBridge(vars: Record<string, string>, onOutput?: 
 /** The no-op Hono Worker of `npm run bench` (reads the request, answers 200): the control for memory and throughput. */
 export const NOOP_WORKER_DIR = new URL("../../bench/noop-worker/", import.meta.url);
 
-/** Any Worker folder under plain `wrangler dev` (its own process group, so close() stops workerd too). */
-export async function startPlainWranglerDev(dir: URL): Promise<{ url: string; inspectorPort: number; close(): Promise<void> }> {
+/**
+ * Any Worker folder under plain `wrangler dev` (wrangler's own state folder and .dev.vars), up once
+ * `readyPath` answers 200; close() stops its whole process group.
+ */
+export async function startPlainWranglerDev(dir: URL, readyPath: string): Promise<{ url: string; inspectorPort: number; close(): Promise<void> }> {
   if (!existsSync(new URL("wrangler.toml", dir))) throw new Error(`no wrangler.toml in ${dir.pathname}`);
-  const port = await freePort();
   const inspectorPort = await freePort();
-  const wrangler = new URL("../../node_modules/.bin/wrangler", import.meta.url).pathname;
-  const args = ["dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspectorPort), "--show-interactive-dev-session=false"];
-  const child = spawn(wrangler, args, {
-    cwd: dir.pathname,
-    detached: true,
-    stdio: "ignore",
-    env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
-  });
-  const url = `http://127.0.0.1:${port}`;
-  const stop = async () => {
-    try {
-      process.kill(-child.pid!, "SIGTERM");
-      await sleep(2_000);
-      process.kill(-child.pid!, "SIGKILL");
-    } catch {
-      // already gone
-    }
-  };
-  const deadline = Date.now() + 180_000;
-  while (Date.now() < deadline) {
-    try {
-      await (await fetch(url, { signal: AbortSignal.timeout(5_000) })).body?.cancel();
-      return { url, inspectorPort, close: stop };
-    } catch {
-      await sleep(500);
-    }
-  }
-  await stop();
-  throw new Error(`wrangler dev in ${dir.pathname} did not answer within 180 s`);
+  const started = await launchWranglerDev({ label: `wrangler dev in ${dir.pathname}`, cwd: dir.pathname, port: await freePort(), inspectorPort, readyPath, timeoutMs: 180_000 });
+  if (!started.ok) throw started.error;
+  return { url: started.wrangler.url, inspectorPort, close: started.wrangler.stop };
 }
 
 export function loadChaosFixtures(): ChaosFixtures {
@@ -238,4 +215,3 @@ export function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
