@@ -29,7 +29,9 @@ export default {
         await scheduler.stats();
         return;
       }
-      const answer = await scheduler.acquire({ name: `clerk:bench_${i}`, since: i, maxConcurrency: 1000, permitMs: 60_000 });
+      // A pace configured far above any plan (ORQ_RATE_LIMIT_PER_MINUTE's maximum): the handful-in-flight cap
+      // of an unknown pace would queue most calls, and this measures the object, not orq.ai's limit.
+      const answer = await scheduler.acquire({ name: `clerk:bench_${i}`, since: i, maxConcurrency: 1000, ceilingPerMinute: 1_000_000, permitMs: 60_000 });
       if (!("permit" in answer)) {
         queued++;
         return;
